@@ -1,0 +1,1 @@
+"""The Connective services; each package is independent of the others (import-linter checks)."""

@@ -1,0 +1,1 @@
+"""Challenges service: teachers' challenges, learners' submissions and shared resources."""

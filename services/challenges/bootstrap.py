@@ -1,0 +1,58 @@
+"""Builds the challenges service's dependencies once per process, for the web app and the worker alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from services.challenges.repository import OUTBOX_COLLECTIONS, Repositories
+from services.challenges.settings import load_settings
+from shared.mongo import MongoProvider
+from shared.outbox import Outbox
+from shared.queues import EventPublisher
+from shared.redisconn import RedisProvider
+from shared.settings import Settings
+from shared.worker import PeriodicTask
+
+
+@dataclass
+class Dependencies:
+    """Everything the challenges service talks to."""
+
+    settings: Settings
+    mongo: MongoProvider
+    redis: RedisProvider
+    repositories: Repositories
+    outbox: Outbox
+
+
+def build(settings: Settings) -> Dependencies:
+    """Wire the service's dependencies from settings (clients connect lazily, after any fork)."""
+    mongo = MongoProvider(settings.mongo_url, settings.database_name, app_name=settings.service)
+    redis = RedisProvider(settings.redis_url)
+    publisher = EventPublisher(redis, job_timeout=settings.job_timeout_seconds)
+    outbox = Outbox(
+        lambda: mongo.database,
+        publisher.publish,
+        collections=OUTBOX_COLLECTIONS,
+        grace_seconds=settings.outbox_grace_seconds,
+    )
+    return Dependencies(
+        settings=settings,
+        mongo=mongo,
+        redis=redis,
+        repositories=Repositories(lambda: mongo.database),
+        outbox=outbox,
+    )
+
+
+@cache
+def process_dependencies() -> Dependencies:
+    """Return this process's dependencies, built from the environment on first use (worker jobs)."""
+    return build(load_settings())
+
+
+def periodic_tasks(dependencies: Dependencies) -> list[PeriodicTask]:
+    """Return the housekeeping this service's worker runs on a timer: relaying the outbox."""
+    settings = dependencies.settings
+    return [PeriodicTask("outbox_relay", settings.outbox_interval_seconds, dependencies.outbox.relay_pending)]

@@ -1,0 +1,1 @@
+"""Leaderboards service: the points ledger, rules, and leaderboards derived from it."""

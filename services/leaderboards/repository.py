@@ -1,0 +1,123 @@
+"""The points ledger in MongoDB: append-only, one entry per (event, rule, user); the source of truth."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+
+from services.leaderboards.domain import LedgerEntry
+
+LEDGER = "ledger"
+DUPLICATE_KEY = 11000
+
+
+def _document(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "_id": entry.key,
+        "user_id": entry.user_id,
+        "points": entry.points,
+        "rule": entry.rule,
+        "reason": entry.reason,
+        "event_id": entry.event_id,
+        "event_type": entry.event_type,
+        "boards": list(entry.boards),
+        "occurred_at": entry.occurred_at,
+        "created_at": entry.created_at,
+        # Cleared once the entry is on the Redis boards; the repair sweep finds entries a crash left behind.
+        "applied": False,
+    }
+
+
+def _entry(document: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry(
+        key=document["_id"],
+        user_id=document["user_id"],
+        points=document["points"],
+        rule=document["rule"],
+        reason=document["reason"],
+        event_id=document["event_id"],
+        event_type=document["event_type"],
+        boards=tuple(document["boards"]),
+        occurred_at=document["occurred_at"],
+        created_at=document["created_at"],
+    )
+
+
+class LedgerRepository:
+    """Reads and appends ledger entries."""
+
+    def __init__(self, database: Callable[[], Database[Any]]) -> None:
+        self._database = database
+        self._indexed = False
+        self._lock = threading.Lock()
+
+    @property
+    def _ledger(self) -> Collection[Any]:
+        if not self._indexed:
+            with self._lock:
+                if not self._indexed:
+                    ledger = self._database()[LEDGER]
+                    ledger.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
+                    ledger.create_index([("applied", ASCENDING), ("created_at", ASCENDING)])
+                    self._indexed = True
+        return self._database()[LEDGER]
+
+    def append(self, entries: Sequence[LedgerEntry]) -> int:
+        """Insert entries in one bulk write, skipping any already recorded; return how many were new."""
+        if not entries:
+            return 0
+        try:
+            result = self._ledger.insert_many([_document(entry) for entry in entries], ordered=False)
+        except BulkWriteError as error:
+            others = [failure for failure in error.details["writeErrors"] if failure["code"] != DUPLICATE_KEY]
+            if others:
+                raise
+            return int(error.details["nInserted"])
+        return len(result.inserted_ids)
+
+    def get_many(self, keys: Sequence[str]) -> list[LedgerEntry]:
+        """Return the stored entries with these keys (what was recorded first is what counts)."""
+        if not keys:
+            return []
+        return [_entry(document) for document in self._ledger.find({"_id": {"$in": list(keys)}})]
+
+    def mark_applied(self, keys: Sequence[str]) -> None:
+        """Record that these entries are on the boards."""
+        if keys:
+            self._ledger.update_many({"_id": {"$in": list(keys)}}, {"$set": {"applied": True}})
+
+    def unapplied(self, created_before: datetime, limit: int = 500) -> list[LedgerEntry]:
+        """Return entries recorded before `created_before` that never reached the boards."""
+        cursor = (
+            self._ledger.find({"applied": False, "created_at": {"$lte": created_before}})
+            .sort([("created_at", ASCENDING)])
+            .limit(limit)
+        )
+        return [_entry(document) for document in cursor]
+
+    def for_user(self, user_id: str, *, limit: int, offset: int) -> tuple[list[LedgerEntry], int, int]:
+        """Return a page of a user's entries (newest first), their count and the user's total points."""
+        summary = list(
+            self._ledger.aggregate(
+                [
+                    {"$match": {"user_id": user_id}},
+                    {"$group": {"_id": None, "points": {"$sum": "$points"}, "count": {"$sum": 1}}},
+                ]
+            )
+        )
+        total_points = int(summary[0]["points"]) if summary else 0
+        count = int(summary[0]["count"]) if summary else 0
+        cursor = (
+            self._ledger.find({"user_id": user_id})
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(offset)
+            .limit(limit)
+        )
+        return [_entry(document) for document in cursor], count, total_points

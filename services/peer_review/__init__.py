@@ -1,0 +1,1 @@
+"""Peer-review service: review assignments, reviews, consensus grades and revision verification."""

@@ -1,0 +1,36 @@
+"""The peer-review service's Flask app."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from services.peer_review.bootstrap import Dependencies, build, periodic_tasks
+from services.peer_review.settings import load_settings
+from shared.settings import Settings
+from shared.web import create_service_app
+from shared.worker import start_inline_worker
+
+DESCRIPTION = """Peer review: review assignments, reviews with the challenge rubric, consensus grades and
+verification of knowledge updates. Errors are `application/problem+json` (RFC 9457)."""
+
+
+def create_app(settings: Settings | None = None, dependencies: Dependencies | None = None) -> Flask:
+    """Build the peer-review app; tests pass settings or ready-made dependencies."""
+    settings = settings or load_settings()
+    dependencies = dependencies or build(settings)
+    app = create_service_app(
+        settings=settings,
+        title="Connective: peer review",
+        description=DESCRIPTION,
+        blueprints=[],
+        dependencies=dependencies,
+        readiness={"mongo": dependencies.mongo.ping, "redis": dependencies.redis.ping},
+    )
+    if settings.inline_worker:
+        start_inline_worker(
+            service=settings.service,
+            queue_name=settings.service,
+            redis_provider=dependencies.redis,
+            tasks=periodic_tasks(dependencies),
+        )
+    return app

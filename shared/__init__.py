@@ -1,0 +1,1 @@
+"""Contracts and plumbing shared by the Connective services; no domain rules live here."""

@@ -1,0 +1,1 @@
+"""Cross-service contracts: every message between services is declared once, here."""

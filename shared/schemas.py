@@ -1,0 +1,69 @@
+"""Schema building blocks every service uses at its HTTP edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+ID_PATTERN = r"^[0-9a-f]{24}$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:\-]{0,63}$"
+MAX_PAGE_SIZE = 100
+
+
+class StrictSchema(Schema):
+    """A request schema that refuses unknown fields."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def Name(**kwargs: Any) -> fields.String:  # noqa: N802 - a field factory reads like a field class
+    """A short identifier-like string: tags, cohort ids (letters, digits, space . _ : -)."""
+    return fields.String(
+        validate=validate.Regexp(NAME_PATTERN, error="Use 1-64 letters, digits, spaces or ._:-"), **kwargs
+    )
+
+
+def Text(max_length: int, *, min_length: int = 0, **kwargs: Any) -> fields.String:  # noqa: N802
+    """A free-text string with bounds."""
+    return fields.String(validate=validate.Length(min=min_length, max=max_length), **kwargs)
+
+
+class PageQuerySchema(StrictSchema):
+    """Pagination of a list endpoint."""
+
+    limit = fields.Integer(
+        strict=True, load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE), metadata={"example": 20}
+    )
+    offset = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=100_000))
+
+
+class PageSchema(Schema):
+    """A page of a list: the items and how many there are in all."""
+
+    total = fields.Integer(required=True, metadata={"example": 1})
+
+
+def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
+    """Return a `{items: [...], total}` schema class for the given item schema."""
+    return type(name, (PageSchema,), {"items": fields.List(fields.Nested(item_schema), required=True)})
+
+
+def unique_items(values: list[Any], field_name: str) -> None:
+    """Refuse repeated values in a list field."""
+    if len(set(values)) != len(values):
+        raise ValidationError("Values must not repeat", field_name)
+
+
+__all__ = [
+    "ID_PATTERN",
+    "Name",
+    "PageQuerySchema",
+    "PageSchema",
+    "StrictSchema",
+    "Text",
+    "page_schema",
+    "unique_items",
+    "validates_schema",
+]
