@@ -37,7 +37,7 @@ class ServiceSpec:
         """Return the RQ queue this service consumes (queues are named after their consumer)."""
         return self.name
 
-    def api_command(self, host: str = "0.0.0.0", port: int | None = None) -> list[str]:  # noqa: S104
+    def api_command(self, host: str = "0.0.0.0", port: int | None = None) -> list[str]:
         """Return the command that serves this service's API under gunicorn."""
         return [
             "gunicorn",

@@ -32,3 +32,7 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess  # noqa: PLC0415 - imported after workers exist
 
     multiprocess.mark_process_dead(worker.pid)
+
+# Three APIs run side by side on one host under `make run`; gunicorn's runtime control socket would be one
+# shared path for all of them. Operators manage processes with signals, compose or systemd instead.
+control_socket_disable = True

@@ -370,7 +370,7 @@ def test_env_example_covers_every_variable_compose_reads() -> None:
 
 def test_env_example_matches_the_topology_and_development_defaults() -> None:
     assignments = env_example_assignments()
-    assert assignments["JWT_SECRET"] == "dev-secret-change-me"
+    assert assignments["JWT_SECRET"] == "connective-development-secret-change-me"
     assert assignments["MONGO_DB_PREFIX"] == "connective_"
     assert assignments["INLINE_WORKER"] == "false"
     assert assignments["WEB_CONCURRENCY"] == "2"
