@@ -33,6 +33,7 @@ def child_exit(server: Any, worker: Any) -> None:
 
     multiprocess.mark_process_dead(worker.pid)
 
+
 # Three APIs run side by side on one host under `make run`; gunicorn's runtime control socket would be one
 # shared path for all of them. Operators manage processes with signals, compose or systemd instead.
 control_socket_disable = True

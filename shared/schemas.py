@@ -33,10 +33,9 @@ def Text(max_length: int, *, min_length: int = 0, **kwargs: Any) -> fields.Strin
 class PageQuerySchema(StrictSchema):
     """Pagination of a list endpoint."""
 
-    limit = fields.Integer(
-        strict=True, load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE), metadata={"example": 20}
-    )
-    offset = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=100_000))
+    # Query strings are text, so these parse "20"; "2.5" is still refused (int("2.5") fails).
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE), metadata={"example": 20})
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
 
 
 class PageSchema(Schema):

@@ -108,12 +108,13 @@ class LedgerRepository:
             self._ledger.aggregate(
                 [
                     {"$match": {"user_id": user_id}},
-                    {"$group": {"_id": None, "points": {"$sum": "$points"}, "count": {"$sum": 1}}},
+                    {"$group": {"_id": None, "points": {"$sum": "$points"}}},
                 ]
             )
         )
         total_points = int(summary[0]["points"]) if summary else 0
-        count = int(summary[0]["count"]) if summary else 0
+        # FerretDB 1.24 answers {"$sum": 1} in $group with 0, so the count is asked for separately.
+        count = self._ledger.count_documents({"user_id": user_id})
         cursor = (
             self._ledger.find({"user_id": user_id})
             .sort([("created_at", DESCENDING), ("_id", DESCENDING)])

@@ -1,0 +1,60 @@
+"""Integration fixtures: the apps over a real MongoDB wire-protocol server and real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from services.challenges.app import create_app as create_challenges_app
+from services.leaderboards.app import create_app as create_leaderboards_app
+from shared.queues import make_queue
+from tests.conftest import SettingsFactory
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["ferretdb", "mongomock"])
+def backend_settings(request: pytest.FixtureRequest, make_settings: SettingsFactory) -> SettingsFactory:
+    """Run the test on the real wire-protocol server and on the in-process store alike."""
+    if request.param == "mongomock":
+        return make_settings
+    return request.getfixturevalue("real_settings")
+
+
+@pytest.fixture
+def challenges_app(backend_settings: SettingsFactory) -> Iterator[Flask]:
+    """Return the challenges app."""
+    app = create_challenges_app(backend_settings("challenges"))
+    yield app
+    app.extensions["connective"].dependencies.mongo.close()
+
+
+@pytest.fixture
+def challenges(challenges_app: Flask) -> FlaskClient:
+    """Return a test client of the challenges app."""
+    return challenges_app.test_client()
+
+
+@pytest.fixture
+def leaderboards_app(backend_settings: SettingsFactory) -> Iterator[Flask]:
+    """Return the leaderboards app."""
+    app = create_leaderboards_app(backend_settings("leaderboards"))
+    yield app
+    app.extensions["connective"].dependencies.mongo.close()
+
+
+@pytest.fixture
+def leaderboards(leaderboards_app: Flask) -> FlaskClient:
+    """Return a test client of the leaderboards app."""
+    return leaderboards_app.test_client()
+
+
+@pytest.fixture
+def leaderboards_queue(redis_url: str) -> Any:
+    """Return the leaderboards queue (where resource.shared goes)."""
+    return make_queue("leaderboards", redis.Redis.from_url(redis_url))
