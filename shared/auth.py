@@ -63,7 +63,7 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise _unauthorized("The token has expired") from None
-        except jwt.InvalidTokenError as error:
+        except jwt.PyJWTError as error:  # includes InvalidKeyError: a token for another key type
             raise _unauthorized(f"The token is not valid: {error}") from None
         subject = claims.get("sub")
         if not isinstance(subject, str) or not 0 < len(subject) <= 128:

@@ -35,16 +35,17 @@ class EventPublisher:
         self.redis_provider = redis_provider
         self.job_timeout = job_timeout
 
-    def publish(self, events: Sequence[Event]) -> int:
-        """Enqueue the events for their consumers; return how many jobs were enqueued."""
+    def publish(self, events: Sequence[Event]) -> list[str]:
+        """Enqueue the events for their consumers; return the ids of the jobs enqueued."""
         batches: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for event in events:
             for queue_name in consumers_of(event.type):
                 batches[queue_name].append(event.to_dict())
         connection = self.redis_provider.connection
+        job_ids: list[str] = []
         for queue_name, envelopes in batches.items():
             queue = make_queue(queue_name, connection)
-            queue.enqueue_call(
+            job = queue.enqueue_call(
                 CONSUMER_ENTRYPOINTS[queue_name],
                 args=(envelopes,),
                 timeout=self.job_timeout,
@@ -54,10 +55,11 @@ class EventPublisher:
                 description=f"{len(envelopes)} event(s): {', '.join(sorted({e['type'] for e in envelopes}))}",
                 meta={"event_ids": [envelope["id"] for envelope in envelopes]},
             )
+            job_ids.append(job.id)
             log.info(
                 "events_enqueued",
                 queue=queue_name,
                 count=len(envelopes),
                 event_ids=[e["id"] for e in envelopes],
             )
-        return len(batches)
+        return job_ids

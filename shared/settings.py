@@ -140,8 +140,12 @@ class Settings:
         algorithms = tuple(
             name.strip() for name in (read.text("JWT_ALGORITHMS", default_algorithms) or "").split(",") if name
         )
+        if not algorithms:
+            raise ConfigError("JWT_ALGORITHMS must name at least one algorithm, e.g. HS256 or RS256")
         if public_key and any(name.startswith("HS") for name in algorithms):
             raise ConfigError("JWT_ALGORITHMS must not list HS* algorithms when JWT_PUBLIC_KEY is set")
+        if not public_key and not all(name.startswith("HS") for name in algorithms):
+            raise ConfigError("JWT_ALGORITHMS may list only HS* algorithms with JWT_SECRET; set JWT_PUBLIC_KEY for others")
 
         log_level = (read.text("LOG_LEVEL", "INFO") or "INFO").upper()
         if log_level not in LOG_LEVELS:
@@ -149,7 +153,7 @@ class Settings:
         timezone = read.text("TIMEZONE", "UTC") or "UTC"
         try:
             ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ConfigError(f"TIMEZONE must be an IANA zone such as Europe/Berlin, got {timezone!r}") from None
 
         service_urls = {

@@ -134,6 +134,8 @@ def create_service_app(
         OPENAPI_SWAGGER_UI_PATH="docs",
         # Served from this process (the flask-swagger-ui wheel's files), so /docs works offline.
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        # No validator badge: Swagger UI would send the spec to an outside validator service.
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None, "persistAuthorization": True},
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
         API_SPEC_OPTIONS={

@@ -183,16 +183,24 @@ def canonicalize_url(url: str) -> str:
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise InvalidUrl("A resource URL must be an absolute http or https URL")
     host = parts.hostname.lower().rstrip(".")
-    if host.startswith("www."):
+    while host.startswith("www."):
         host = host[4:]
+    if not host.strip("."):
+        raise InvalidUrl("A resource URL must name a host")
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address keeps its brackets
+    netloc = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
     # The same page over http and https is the same resource.
     scheme = "https"
-    netloc = host if port is None or port in DEFAULT_PORTS.values() else f"{host}:{port}"
     path = quote(unquote(parts.path), safe=_UNRESERVED_PATH)
     path = re.sub(r"/{2,}", "/", path).rstrip("/")
-    for index_page in ("/index.html", "/index.htm", "/index.php"):
-        if path.endswith(index_page):
-            path = path[: -len(index_page)]
+    stripped = True
+    while stripped:
+        stripped = False
+        for index_page in ("/index.html", "/index.htm", "/index.php"):
+            if path.endswith(index_page):
+                path = path[: -len(index_page)].rstrip("/")
+                stripped = True
     query_pairs = [
         (name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(name)
     ]

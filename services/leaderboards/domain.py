@@ -42,7 +42,7 @@ class InvalidBoard(ValueError):
 
 def check_board(board: str) -> str:
     """Return the board name if it is well formed."""
-    if not BOARD_PATTERN.match(board):
+    if not BOARD_PATTERN.fullmatch(board):
         raise InvalidBoard("A board is global, cohort:{id}, challenge:{id} or tag:{name}")
     return board
 
@@ -87,7 +87,7 @@ def boards_for(cohorts: Sequence[str], challenge_id: str | None, tags: Sequence[
     if challenge_id:
         boards.append(f"challenge:{challenge_id}")
     boards += [f"tag:{tag}" for tag in tags]
-    return tuple(dict.fromkeys(board for board in boards if BOARD_PATTERN.match(board)))
+    return tuple(dict.fromkeys(board for board in boards if BOARD_PATTERN.fullmatch(board)))
 
 
 @dataclass(frozen=True)

@@ -101,11 +101,12 @@ class Event:
             event_id = str(uuid.UUID(str(envelope["id"])))
         except ValueError:
             raise InvalidEvent(f"event id {envelope['id']!r} is not a UUID") from None
-        if envelope["type"] not in EVENT_TYPES:
+        if not isinstance(envelope["type"], str) or envelope["type"] not in EVENT_TYPES:
             raise InvalidEvent(f"unknown event type {envelope['type']!r}")
         if not isinstance(envelope["data"], Mapping):
             raise InvalidEvent("event data must be an object")
-        if not isinstance(envelope["schema_version"], int) or envelope["schema_version"] > SCHEMA_VERSION:
+        version = envelope["schema_version"]
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
             raise InvalidEvent(f"unsupported schema_version {envelope['schema_version']!r}")
         try:
             occurred_at = datetime.fromisoformat(str(envelope["occurred_at"]).replace("Z", "+00:00"))
@@ -113,6 +114,9 @@ class Event:
             raise InvalidEvent(f"occurred_at {envelope['occurred_at']!r} is not ISO 8601") from None
         if occurred_at.tzinfo is None:
             raise InvalidEvent("occurred_at must carry a time zone (UTC)")
+        request_id = envelope.get("request_id")
+        if request_id is not None and (not isinstance(request_id, str) or len(request_id) > 512):
+            raise InvalidEvent("request_id must be a string of at most 512 characters")
         actor_id = envelope.get("actor_id")
         return cls(
             id=event_id,
@@ -122,7 +126,7 @@ class Event:
             actor_id=None if actor_id is None else str(actor_id),
             data=dict(envelope["data"]),
             schema_version=envelope["schema_version"],
-            request_id=envelope.get("request_id"),
+            request_id=request_id,
         )
 
 

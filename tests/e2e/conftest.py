@@ -1,0 +1,149 @@
+"""End-to-end fixtures: every service as real processes (gunicorn APIs, RQ workers) on real servers."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import redis
+import requests
+
+from devstack.processes import ManagedProcess
+from devstack.servers import RedisServer, free_port
+from devstack.topology import SERVICES, service
+from tests.factories import SECRET
+
+pytestmark = pytest.mark.e2e
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], *, timeout: float = 30.0, interval: float = 0.2) -> T:
+    """Return the first truthy result of `probe`, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s; last result: {last!r}")
+
+
+@dataclass
+class Stack:
+    """The running system: service URLs, the processes, and the environment they share."""
+
+    env: dict[str, str]
+    logs: Path
+    redis_server: RedisServer
+    urls: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    def url(self, service_name: str, path: str) -> str:
+        """Return the URL of a path on a service."""
+        return f"{self.urls[service_name]}{path}"
+
+    def start_api(self, service_name: str, *, port: int | None = None, name: str | None = None, **extra: str) -> str:
+        """Start a service's API under gunicorn (on a free port unless given); return its base URL."""
+        port = port or free_port()
+        name = name or f"{service_name}-api"
+        process = ManagedProcess(
+            name,
+            service(service_name).api_command(host="127.0.0.1", port=port),
+            {**self.env, **extra},
+            log_path=self.logs / f"{name}.log",
+        ).start()
+        base = f"http://127.0.0.1:{port}"
+        process.wait_http_ok(f"{base}/healthz", timeout=60)
+        self.processes[name] = process
+        return base
+
+    def start_worker(self, service_name: str, **extra: str) -> ManagedProcess:
+        """Start (or restart) a service's queue worker with extra environment."""
+        name = f"{service_name}-worker"
+        previous = self.processes.pop(name, None)
+        if previous is not None:
+            previous.stop()
+        process = ManagedProcess(
+            name, service(service_name).worker_command(), {**self.env, **extra}, log_path=self.logs / f"{name}.log"
+        ).start()
+        self.processes[name] = process
+        return process
+
+    def stop(self, name: str) -> None:
+        """Stop one process."""
+        process = self.processes.pop(name, None)
+        if process is not None:
+            process.stop()
+
+    def redis(self) -> redis.Redis:
+        """Return a client of the stack's Redis."""
+        return redis.Redis.from_url(self.env["REDIS_URL"])
+
+    def wait_for_jobs(self, job_ids: list[str], timeout: float = 30.0) -> None:
+        """Wait until these jobs have finished."""
+        from rq.job import Job, JobStatus
+        from rq.serializers import JSONSerializer
+
+        connection = self.redis()
+
+        def finished() -> bool:
+            jobs = Job.fetch_many(job_ids, connection=connection, serializer=JSONSerializer)
+            return all(job is not None and job.get_status() == JobStatus.FINISHED for job in jobs)
+
+        eventually(finished, timeout=timeout)
+
+    def wait_for_empty_queue(self, queue_name: str, timeout: float = 30.0) -> None:
+        """Wait until nothing waits in the queue (jobs already taken may still be running)."""
+        from shared.queues import make_queue
+
+        queue = make_queue(queue_name, self.redis())
+        eventually(lambda: queue.count == 0, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def stack(mongo_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Run the three APIs and three workers as `make run` and compose do, on a Redis of their own."""
+    logs = tmp_path_factory.mktemp("stack-logs")
+    redis_server = RedisServer().start()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(logs)),
+        "MONGO_URL": mongo_server_url,
+        "REDIS_URL": redis_server.url,
+        "JWT_SECRET": SECRET,
+        "MONGO_DB_PREFIX": f"e2e{uuid.uuid4().hex[:8]}_",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+        "WEB_CONCURRENCY": "1",
+        "OUTBOX_INTERVAL_SECONDS": "0.5",
+        "OUTBOX_GRACE_SECONDS": "1",
+        "REPAIR_INTERVAL_SECONDS": "1",
+    }
+    running = Stack(env=env, logs=logs, redis_server=redis_server)
+    ports = {spec.name: free_port() for spec in SERVICES}
+    for spec in SERVICES:
+        env[spec.url_variable] = f"http://127.0.0.1:{ports[spec.name]}"
+    try:
+        for spec in SERVICES:
+            running.urls[spec.name] = running.start_api(spec.name, port=ports[spec.name])
+            running.start_worker(spec.name)
+        yield running
+    finally:
+        for name in list(running.processes):
+            running.stop(name)
+        redis_server.stop()
+
+
+def get_json(url: str, token: str, **params: Any) -> Any:
+    """GET a JSON document with a bearer token."""
+    response = requests.get(url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response.raise_for_status()
+    return response.json()
