@@ -145,7 +145,7 @@ class Settings:
         if public_key and any(name.startswith("HS") for name in algorithms):
             raise ConfigError("JWT_ALGORITHMS must not list HS* algorithms when JWT_PUBLIC_KEY is set")
         if not public_key and not all(name.startswith("HS") for name in algorithms):
-            raise ConfigError("JWT_ALGORITHMS may list only HS* algorithms with JWT_SECRET; set JWT_PUBLIC_KEY for others")
+            raise ConfigError("JWT_ALGORITHMS may list only HS* algorithms with JWT_SECRET (JWT_PUBLIC_KEY for others)")
 
         log_level = (read.text("LOG_LEVEL", "INFO") or "INFO").upper()
         if log_level not in LOG_LEVELS:
