@@ -287,6 +287,8 @@ def start_backends(environ: Mapping[str, str], *, run_dir: Path = RUN_DIR, out: 
         if mongo_url:
             say(f"MongoDB: using MONGO_URL={mongo_url}", out)
             backends.mongo_url = mongo_url
+            # The in-process store is private to each process: its workers must run inside the APIs.
+            backends.inline_worker = mongo_url.startswith(MONGOMOCK_URL)
             return backends
         try:
             binary = ensure_ferretdb(build=True)

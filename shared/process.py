@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 import structlog
 
@@ -22,11 +23,18 @@ def load_or_exit(load: Callable[[], Settings]) -> Settings:
         raise SystemExit(2) from None
 
 
+class _HasRedis(Protocol):
+    redis: RedisProvider
+
+
+D = TypeVar("D", bound=_HasRedis)
+
+
 def worker_main(
     *,
     load_settings: Callable[[], Settings],
-    redis_provider: Callable[[], RedisProvider],
-    tasks: Callable[[], Sequence[PeriodicTask]],
+    dependencies: Callable[[], D],
+    tasks: Callable[[D], Sequence[PeriodicTask]],
 ) -> int:
     """Run a service's queue worker until it is told to stop."""
     settings = load_or_exit(load_settings)
@@ -35,8 +43,8 @@ def worker_main(
     clean = run_worker(
         service=settings.service,
         queue_name=settings.service,
-        redis_provider=redis_provider(),
-        tasks=tasks(),
+        redis_provider=dependencies().redis,
+        tasks=tasks(dependencies()),
         log_level=settings.log_level,
     )
     return 0 if clean else 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,11 @@ from marshmallow import Schema, fields
 
 from shared.auth import TokenVerifier
 from shared.errors import problem_document, problem_response, register_error_handlers
+from shared.mongo import MongoProvider
 from shared.observability import install_request_tracking, metrics_response
+from shared.redisconn import RedisProvider
 from shared.settings import Settings
+from shared.worker import PeriodicTask, start_inline_worker
 
 SWAGGER_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
 log = structlog.get_logger(__name__)
@@ -120,10 +123,16 @@ def create_service_app(
     description: str,
     blueprints: Iterable[Blueprint],
     dependencies: Any,
-    readiness: Mapping[str, Callable[[], object]],
+    mongo: MongoProvider,
+    redis: RedisProvider,
+    periodic_tasks: Sequence[PeriodicTask] = (),
     version: str = "1.0.0",
 ) -> Flask:
-    """Build a service's Flask app with everything every service shares."""
+    """Build a service's Flask app with everything every service shares.
+
+    With INLINE_WORKER (the fallback when API and worker cannot share a database) the app also consumes
+    the service's queue and runs its periodic tasks in this process.
+    """
     app = Flask(f"services.{settings.service}")
     app.config.update(
         API_TITLE=title,
@@ -147,7 +156,10 @@ def create_service_app(
         },
     )
     app.extensions["connective"] = ServiceContext(
-        settings=settings, verifier=TokenVerifier(settings), dependencies=dependencies, readiness=readiness
+        settings=settings,
+        verifier=TokenVerifier(settings),
+        dependencies=dependencies,
+        readiness={"mongo": mongo.ping, "redis": redis.ping},
     )
     api = ConnectiveApi(app)
     # After Api(): our handlers replace smorest's JSON error bodies with problem+json.
@@ -162,6 +174,10 @@ def create_service_app(
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     app.extensions["connective_api"] = api
+    if settings.inline_worker:
+        start_inline_worker(
+            service=settings.service, queue_name=settings.service, redis_provider=redis, tasks=periodic_tasks
+        )
     return app
 
 

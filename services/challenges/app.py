@@ -11,7 +11,6 @@ from services.challenges.settings import load_settings
 from shared.errors import Problem, problem_response
 from shared.settings import Settings
 from shared.web import create_service_app
-from shared.worker import start_inline_worker
 
 DESCRIPTION = """Teachers create challenges; learners share learning resources with the knowledge commons.
 
@@ -43,7 +42,9 @@ def create_app(settings: Settings | None = None, dependencies: Dependencies | No
         description=DESCRIPTION,
         blueprints=[challenges, resources],
         dependencies=dependencies,
-        readiness={"mongo": dependencies.mongo.ping, "redis": dependencies.redis.ping},
+        mongo=dependencies.mongo,
+        redis=dependencies.redis,
+        periodic_tasks=periodic_tasks(dependencies),
     )
 
     @app.errorhandler(DomainError)
@@ -51,11 +52,4 @@ def create_app(settings: Settings | None = None, dependencies: Dependencies | No
         problem = _problem_for(error)
         return problem_response(problem.to_dict(), problem.headers)
 
-    if settings.inline_worker:
-        start_inline_worker(
-            service=settings.service,
-            queue_name=settings.service,
-            redis_provider=dependencies.redis,
-            tasks=periodic_tasks(dependencies),
-        )
     return app

@@ -12,7 +12,6 @@ from services.leaderboards.usecases import Forbidden
 from shared.errors import problem_document, problem_response
 from shared.settings import Settings
 from shared.web import create_service_app
-from shared.worker import start_inline_worker
 
 DESCRIPTION = """Points, badges and leaderboards. The ledger is the source of truth: every point names the
 rule and the event behind it. Boards are derived from it in Redis and can be rebuilt at any time.
@@ -30,7 +29,9 @@ def create_app(settings: Settings | None = None, dependencies: Dependencies | No
         description=DESCRIPTION,
         blueprints=[leaderboards],
         dependencies=dependencies,
-        readiness={"mongo": dependencies.mongo.ping, "redis": dependencies.redis.ping},
+        mongo=dependencies.mongo,
+        redis=dependencies.redis,
+        periodic_tasks=periodic_tasks(dependencies),
     )
 
     @app.errorhandler(InvalidBoard)
@@ -41,11 +42,4 @@ def create_app(settings: Settings | None = None, dependencies: Dependencies | No
     def _forbidden(error: Forbidden) -> Response:
         return problem_response(problem_document(403, str(error), kind="forbidden"))
 
-    if settings.inline_worker:
-        start_inline_worker(
-            service=settings.service,
-            queue_name=settings.service,
-            redis_provider=dependencies.redis,
-            tasks=periodic_tasks(dependencies),
-        )
     return app

@@ -8,7 +8,6 @@ from services.peer_review.bootstrap import Dependencies, build, periodic_tasks
 from services.peer_review.settings import load_settings
 from shared.settings import Settings
 from shared.web import create_service_app
-from shared.worker import start_inline_worker
 
 DESCRIPTION = """Peer review: review assignments, reviews with the challenge rubric, consensus grades and
 verification of knowledge updates. Errors are `application/problem+json` (RFC 9457)."""
@@ -24,13 +23,8 @@ def create_app(settings: Settings | None = None, dependencies: Dependencies | No
         description=DESCRIPTION,
         blueprints=[],
         dependencies=dependencies,
-        readiness={"mongo": dependencies.mongo.ping, "redis": dependencies.redis.ping},
+        mongo=dependencies.mongo,
+        redis=dependencies.redis,
+        periodic_tasks=periodic_tasks(dependencies),
     )
-    if settings.inline_worker:
-        start_inline_worker(
-            service=settings.service,
-            queue_name=settings.service,
-            redis_provider=dependencies.redis,
-            tasks=periodic_tasks(dependencies),
-        )
     return app

@@ -9,11 +9,7 @@ from shared.process import worker_main
 
 def main() -> int:
     """Run the worker."""
-    return worker_main(
-        load_settings=load_settings,
-        redis_provider=lambda: process_dependencies().redis,
-        tasks=lambda: periodic_tasks(process_dependencies()),
-    )
+    return worker_main(load_settings=load_settings, dependencies=process_dependencies, tasks=periodic_tasks)
 
 
 if __name__ == "__main__":

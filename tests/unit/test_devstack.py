@@ -560,3 +560,15 @@ def test_start_backends_starts_redis_and_ferretdb_in_the_run_directory(
     assert all(pid is not None and process_gone(pid) for pid in pids)
     assert (tmp_path / "redis").is_dir()
     assert (tmp_path / "ferretdb").is_dir()
+
+
+@pytest.mark.parametrize(("mongo_url", "inline"), [("mongomock://", True), ("mongodb://127.0.0.1:27017/", False)])
+def test_a_given_in_process_store_runs_the_workers_inside_the_apis(mongo_url: str, inline: bool) -> None:
+    backends = devstack_main.start_backends(
+        {"REDIS_URL": "redis://127.0.0.1:6379/0", "MONGO_URL": mongo_url}, out=io.StringIO()
+    )
+    assert backends.mongo_url == mongo_url
+    assert backends.inline_worker is inline
+    ports = {spec.port_variable: str(spec.port) for spec in SERVICES}
+    names = [spec.name for spec in devstack_main.stack_processes(ports, inline_worker=backends.inline_worker)]
+    assert any(name.endswith("-worker") for name in names) is not inline
