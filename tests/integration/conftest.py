@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from services.challenges.app import create_app as create_challenges_app
 from services.leaderboards.app import create_app as create_leaderboards_app
 from shared.queues import make_queue
+from shared.settings import Settings
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration
@@ -26,12 +27,16 @@ def backend_settings(request: pytest.FixtureRequest, make_settings: SettingsFact
     return request.getfixturevalue("real_settings")
 
 
+def _running(create_app: Callable[[Settings], Flask], settings: Settings) -> Iterator[Flask]:
+    app = create_app(settings)
+    yield app
+    app.extensions["connective"].dependencies.mongo.close()
+
+
 @pytest.fixture
 def challenges_app(backend_settings: SettingsFactory) -> Iterator[Flask]:
     """Return the challenges app."""
-    app = create_challenges_app(backend_settings("challenges"))
-    yield app
-    app.extensions["connective"].dependencies.mongo.close()
+    yield from _running(create_challenges_app, backend_settings("challenges"))
 
 
 @pytest.fixture
@@ -43,9 +48,7 @@ def challenges(challenges_app: Flask) -> FlaskClient:
 @pytest.fixture
 def leaderboards_app(backend_settings: SettingsFactory) -> Iterator[Flask]:
     """Return the leaderboards app."""
-    app = create_leaderboards_app(backend_settings("leaderboards"))
-    yield app
-    app.extensions["connective"].dependencies.mongo.close()
+    yield from _running(create_leaderboards_app, backend_settings("leaderboards"))
 
 
 @pytest.fixture
