@@ -14,7 +14,7 @@ from shared.settings import Settings
 from shared.web import create_service_app
 
 DESCRIPTION = """Points, badges and leaderboards. The ledger is the source of truth: every point names the
-rule and the event behind it. Boards are derived from it in Redis and can be rebuilt at any time.
+rule and the event behind it. Boards are derived from it in Redis.
 
 Every endpoint needs `Authorization: Bearer <JWT>`. Errors are `application/problem+json` (RFC 9457)."""
 
