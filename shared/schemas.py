@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 ID_PATTERN = r"^[0-9a-f]{24}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:\-]{0,63}$"
@@ -49,10 +49,12 @@ def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
     return type(name, (PageSchema,), {"items": fields.List(fields.Nested(item_schema), required=True)})
 
 
-def unique_items(values: list[Any], field_name: str) -> None:
-    """Refuse repeated values in a list field."""
-    if len(set(values)) != len(values):
-        raise ValidationError("Values must not repeat", field_name)
+def unique_items(data: dict[str, Any], *field_names: str) -> None:
+    """Refuse repeated values in these list fields of loaded data."""
+    for name in field_names:
+        values = data.get(name) or []
+        if len(set(values)) != len(values):
+            raise ValidationError("Values must not repeat", name)
 
 
 __all__ = [
@@ -64,5 +66,4 @@ __all__ = [
     "Text",
     "page_schema",
     "unique_items",
-    "validates_schema",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.challenges.domain import ChallengeKind, ChallengeStatus
-from shared.schemas import Name, PageQuerySchema, StrictSchema, Text, page_schema
+from shared.schemas import Name, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
 
 MAX_TAGS = 20
 MAX_COHORTS = 50
@@ -58,10 +58,7 @@ class ChallengeCreateSchema(StrictSchema):
         names = [criterion["criterion"] for criterion in data.get("rubric", [])]
         if len(set(names)) != len(names):
             raise ValidationError("Rubric criteria must have different names", "rubric")
-        for name in ("tags", "cohorts"):
-            values = data.get(name, [])
-            if len(set(values)) != len(values):
-                raise ValidationError("Values must not repeat", name)
+        unique_items(data, "tags", "cohorts")
 
 
 class ChallengeSchema(StrictSchema):
@@ -115,9 +112,7 @@ class ResourceCreateSchema(StrictSchema):
 
     @validates_schema
     def _check(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        tags = data.get("tags", [])
-        if len(set(tags)) != len(tags):
-            raise ValidationError("Values must not repeat", "tags")
+        unique_items(data, "tags")
 
 
 class ResourceSchema(StrictSchema):

@@ -25,7 +25,7 @@ from services.challenges.domain import (
     publish,
 )
 from services.challenges.repository import CHALLENGES, RESOURCES, Repositories, new_id
-from shared.contracts.auth import Principal, Role
+from shared.contracts.auth import Principal
 from shared.contracts.events import Event, EventType
 
 PRODUCER = "challenges"
@@ -197,9 +197,3 @@ def get_resource(resource_id: str, *, context: Context) -> Resource:
 def list_resources(*, context: Context, tag: str | None = None, limit: int, offset: int) -> tuple[list[Resource], int]:
     """List resources, newest first."""
     return context.repositories.resources.search(ResourceQuery(tag=tag), limit=limit, offset=offset)
-
-
-def require_teacher(actor: Principal) -> None:
-    """Refuse anyone who is not a teacher or an admin."""
-    if not actor.has_any(Role.TEACHER, Role.ADMIN):
-        raise Forbidden("Only teachers and admins may do this")
