@@ -5,7 +5,15 @@ from __future__ import annotations
 from flask import Flask, Response
 
 from services.challenges.bootstrap import Dependencies, build, periodic_tasks
-from services.challenges.domain import DomainError, DuplicateResource, Forbidden, InvalidState, InvalidUrl, NotFound
+from services.challenges.domain.errors import (
+    DomainError,
+    DuplicateResource,
+    Forbidden,
+    InvalidField,
+    InvalidState,
+    NotFound,
+    TooLarge,
+)
 from services.challenges.routes import challenges, resources
 from services.challenges.settings import load_settings
 from shared.errors import Problem, problem_response
@@ -18,18 +26,25 @@ Every endpoint needs `Authorization: Bearer <JWT>` with the claims `sub`, `roles
 admin, service), optional `cohorts`, and `exp`. Errors are `application/problem+json` (RFC 9457)."""
 
 
+# The most specific class first: DuplicateResource is an InvalidState, InvalidUrl an InvalidField.
+_PROBLEMS: tuple[tuple[type[DomainError], int, str], ...] = (
+    (DuplicateResource, 409, "duplicate-resource"),
+    (NotFound, 404, "not-found"),
+    (Forbidden, 403, "forbidden"),
+    (InvalidState, 409, "invalid-state"),
+    (InvalidField, 422, "validation-error"),
+    (TooLarge, 413, "too-large"),
+)
+
+
 def _problem_for(error: DomainError) -> Problem:
-    if isinstance(error, DuplicateResource):
-        return Problem(409, str(error), kind="duplicate-resource", existing_id=error.existing_id)
-    if isinstance(error, NotFound):
-        return Problem(404, str(error), kind="not-found")
-    if isinstance(error, Forbidden):
-        return Problem(403, str(error), kind="forbidden")
-    if isinstance(error, InvalidState):
-        return Problem(409, str(error), kind="invalid-state")
-    if isinstance(error, InvalidUrl):
-        return Problem(422, str(error), kind="validation-error", errors={"url": [str(error)]})
-    return Problem(422, str(error), kind="rule-violation")
+    extensions = dict(error.details)
+    if isinstance(error, InvalidField):
+        extensions["errors"] = {error.field: [str(error)]}
+    for error_class, status, kind in _PROBLEMS:
+        if isinstance(error, error_class):
+            return Problem(status, str(error), kind=kind, **extensions)
+    return Problem(422, str(error), kind="rule-violation", **extensions)
 
 
 def create_app(settings: Settings | None = None, dependencies: Dependencies | None = None) -> Flask:
@@ -40,7 +55,7 @@ def create_app(settings: Settings | None = None, dependencies: Dependencies | No
         settings=settings,
         title="Connective: challenges",
         description=DESCRIPTION,
-        blueprints=[challenges, resources],
+        blueprints=[challenges.blp, resources.blp],
         dependencies=dependencies,
         mongo=dependencies.mongo,
         redis=dependencies.redis,

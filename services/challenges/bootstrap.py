@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 
+from services.challenges.domain.resources import FreshnessPolicy
 from services.challenges.repository import OUTBOX_COLLECTIONS, Repositories
-from services.challenges.settings import load_settings
+from services.challenges.settings import load_freshness_policy, load_settings
+from services.challenges.usecases.challenges import close_due_challenges
+from services.challenges.usecases.context import Context
 from shared.mongo import MongoProvider
 from shared.outbox import Outbox
 from shared.queues import EventPublisher
@@ -24,9 +29,16 @@ class Dependencies:
     redis: RedisProvider
     repositories: Repositories
     outbox: Outbox
+    freshness: FreshnessPolicy = field(default_factory=FreshnessPolicy)
+    # Tests replace the clock to move time past a challenge's end without waiting.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def context(self) -> Context:
+        """Return a use-case context for work outside a request (worker jobs, timers)."""
+        return Context(repositories=self.repositories, outbox=self.outbox, clock=self.clock, freshness=self.freshness)
 
 
-def build(settings: Settings) -> Dependencies:
+def build(settings: Settings, freshness: FreshnessPolicy | None = None) -> Dependencies:
     """Wire the service's dependencies from settings (clients connect lazily, after any fork)."""
     mongo = MongoProvider(settings.mongo_url, settings.database_name, app_name=settings.service)
     redis = RedisProvider(settings.redis_url)
@@ -43,6 +55,7 @@ def build(settings: Settings) -> Dependencies:
         redis=redis,
         repositories=Repositories(lambda: mongo.database),
         outbox=outbox,
+        freshness=freshness or load_freshness_policy(),
     )
 
 
@@ -53,6 +66,13 @@ def process_dependencies() -> Dependencies:
 
 
 def periodic_tasks(dependencies: Dependencies) -> list[PeriodicTask]:
-    """Return the housekeeping this service's worker runs on a timer: relaying the outbox."""
+    """Return the housekeeping this service's worker runs on a timer: the outbox relay, closing due challenges."""
     settings = dependencies.settings
-    return [PeriodicTask("outbox_relay", settings.outbox_interval_seconds, dependencies.outbox.relay_pending)]
+    return [
+        PeriodicTask("outbox_relay", settings.outbox_interval_seconds, dependencies.outbox.relay_pending),
+        PeriodicTask(
+            "close_due_challenges",
+            settings.repair_interval_seconds,
+            lambda: close_due_challenges(context=dependencies.context()),
+        ),
+    ]

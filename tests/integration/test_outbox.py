@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from services.challenges.app import create_app
-from services.challenges.repository import RESOURCES
+from services.challenges.repository.resources import RESOURCES
 from tests.conftest import SettingsFactory
 from tests.factories import bearer, resource_body
 

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from services.challenges.domain import (
+from services.challenges.domain.challenges import (
     Challenge,
     ChallengeStatus,
-    InvalidState,
     check_window,
     may_manage,
     may_see,
     publish,
 )
+from services.challenges.domain.errors import InvalidField, InvalidState
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 CREATED = NOW - timedelta(days=1)
@@ -160,5 +160,5 @@ def test_open_or_forward_windows_are_accepted(starts_at: datetime | None, ends_a
 
 @pytest.mark.parametrize("ends_at", [NOW, NOW - timedelta(days=1)])
 def test_a_window_ending_at_or_before_its_start_is_refused(ends_at: datetime) -> None:
-    with pytest.raises(InvalidState, match="ends_at must be after starts_at"):
+    with pytest.raises(InvalidField, match="ends_at must be after starts_at"):
         check_window(NOW, ends_at)

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.challenges.domain import InvalidUrl, canonicalize_url
+from services.challenges.domain.errors import InvalidUrl
+from services.challenges.domain.resources import canonicalize_url
 
 # ---------------------------------------------------------------------------------------------------------------
 # Table tests

@@ -1,0 +1,1 @@
+"""Request and response schemas of the challenges service (marshmallow, at the HTTP edge only)."""

@@ -1,0 +1,1 @@
+"""Use cases of the challenges service: one function each, dependencies keyword-only."""
