@@ -58,7 +58,7 @@ class Outbox:
         grace_seconds: float = 10.0,
     ) -> None:
         self._database = database
-        self._publish = publish
+        self.publish = publish
         self.collections = tuple(collections)
         self.grace = timedelta(seconds=grace_seconds)
 
@@ -68,7 +68,7 @@ class Outbox:
             return True
         crash_point("outbox.before_publish")
         try:
-            self._publish(events)
+            self.publish(events)
         except Exception as error:
             log.warning(
                 "outbox_publish_deferred",

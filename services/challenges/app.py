@@ -14,7 +14,7 @@ from services.challenges.domain.errors import (
     NotFound,
     TooLarge,
 )
-from services.challenges.routes import challenges, resources
+from services.challenges.routes import challenges, resources, submissions
 from services.challenges.settings import load_settings
 from shared.errors import Problem, problem_response
 from shared.settings import Settings
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, dependencies: Dependencies | No
         settings=settings,
         title="Connective: challenges",
         description=DESCRIPTION,
-        blueprints=[challenges.blp, resources.blp],
+        blueprints=[challenges.blp, submissions.blp, resources.blp],
         dependencies=dependencies,
         mongo=dependencies.mongo,
         redis=dependencies.redis,

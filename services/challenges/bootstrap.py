@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 
 from services.challenges.domain.resources import FreshnessPolicy
@@ -12,6 +12,7 @@ from services.challenges.repository import OUTBOX_COLLECTIONS, Repositories
 from services.challenges.settings import load_freshness_policy, load_settings
 from services.challenges.usecases.challenges import close_due_challenges
 from services.challenges.usecases.context import Context
+from shared.clock import utc_now
 from shared.mongo import MongoProvider
 from shared.outbox import Outbox
 from shared.queues import EventPublisher
@@ -31,7 +32,7 @@ class Dependencies:
     outbox: Outbox
     freshness: FreshnessPolicy = field(default_factory=FreshnessPolicy)
     # Tests replace the clock to move time past a challenge's end without waiting.
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = field(default=utc_now)
 
     def context(self) -> Context:
         """Return a use-case context for work outside a request (worker jobs, timers)."""

@@ -19,6 +19,8 @@ class EventType(StrEnum):
     CHALLENGE_CLOSED = "challenge.closed"
     SUBMISSION_SUBMITTED = "submission.submitted"
     SUBMISSION_REVISED = "submission.revised"
+    # Added to DESIGN.md's list: peer review drops a withdrawn submission's open assignments.
+    SUBMISSION_WITHDRAWN = "submission.withdrawn"
     RESOURCE_SHARED = "resource.shared"
     RESOURCE_ENDORSED = "resource.endorsed"
     RESOURCE_FLAGGED = "resource.flagged"
@@ -48,6 +50,9 @@ CONSUMER_ENTRYPOINTS: Mapping[str, str] = {
 # tests check that every routed type has a handler in the consuming service and vice versa.
 SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
     EventType.RESOURCE_SHARED: ("leaderboards",),
+    EventType.REVIEW_ASSIGNED: ("challenges",),
+    EventType.TARGET_GRADED: ("challenges",),
+    EventType.REVISION_VERIFIED: ("challenges",),
 }
 
 

@@ -29,8 +29,170 @@ class ResourceSharedData(_Payload):
     challenge_id = fields.String(load_default=None, allow_none=True)
 
 
+def _id(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=64), **kwargs)
+
+
+def _user(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=128), **kwargs)
+
+
+def _names(**kwargs: Any) -> fields.List:
+    return fields.List(fields.String(), load_default=list, **kwargs)
+
+
+class _Audience(_Payload):
+    """Where an event's points land on boards: the actor's cohorts, the tags, the challenge."""
+
+    tags = _names()
+    cohorts = _names()
+    challenge_id = fields.String(load_default=None, allow_none=True)
+
+
+class _Criterion(_Payload):
+    criterion = fields.String(required=True)
+    max_score = fields.Integer(required=True, strict=True)
+
+
+class _Review(_Payload):
+    reviewers_per_submission = fields.Integer(required=True, strict=True)
+    due_hours = fields.Integer(required=True, strict=True)
+    blind = fields.Boolean(required=True)
+
+
+class ChallengeData(_Payload):
+    """`challenge.published` and `challenge.closed`: a challenge's rules, as peer review and boards need them."""
+
+    challenge_id = _id(required=True)
+    owner_id = _user(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["submission", "resource", "knowledge"]))
+    title = fields.String(required=True)
+    points = fields.Integer(required=True, strict=True)
+    tags = _names()
+    cohorts = _names()
+    rubric = fields.List(fields.Nested(_Criterion), load_default=list)
+    review = fields.Nested(_Review, required=True)
+    starts_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    closed_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class SubmissionData(_Audience):
+    """`submission.submitted`, `submission.revised`, `submission.withdrawn`: a learner's submission.
+
+    `cohorts` are the author's; `tags` the challenge's. `review` and `rubric` repeat the challenge's
+    settings so peer review can assign reviewers without calling back.
+    """
+
+    submission_id = _id(required=True)
+    challenge_id = _id(required=True)
+    author_id = _user(required=True)
+    challenge_owner_id = _user(required=True)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    review = fields.Nested(_Review, required=True)
+    rubric = fields.List(fields.Nested(_Criterion), load_default=list)
+    ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class ResourceEndorsedData(_Audience):
+    """`resource.endorsed`: someone other than the owner found a resource useful (once per person)."""
+
+    resource_id = _id(required=True)
+    owner_id = _user(required=True)
+    endorser_id = _user(required=True)
+    endorsement_count = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class ResourceFlaggedData(_Audience):
+    """`resource.flagged`: someone reported a resource as outdated, broken or inaccurate."""
+
+    resource_id = _id(required=True)
+    owner_id = _user(required=True)
+    flag_id = _id(required=True)
+    flagger_id = _user(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(["outdated", "broken", "inaccurate"]))
+    note = fields.String(required=True)
+
+
+class ResourceRevisionData(_Audience):
+    """`resource.revision_proposed`, `_accepted`, `_rejected`: a proposed knowledge update and its fate.
+
+    `flagged_outdated` says whether the resource had an open `outdated` flag when the revision was
+    proposed (or accepted), which earns the reviser a bonus. `decided_by` is `peers`, `owner`,
+    `teacher` or `admin` once decided; `verifier_ids` name the peers who verified it, if any.
+    """
+
+    revision_id = _id(required=True)
+    resource_id = _id(required=True)
+    owner_id = _user(required=True)
+    proposer_id = _user(required=True)
+    changed_fields = fields.List(fields.String(), required=True)
+    base_version = fields.Integer(required=True, strict=True)
+    flagged_outdated = fields.Boolean(required=True)
+    version = fields.Integer(load_default=None, allow_none=True, strict=True)
+    decided_by = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(["peers", "owner", "teacher", "admin"])
+    )
+    decider_id = fields.String(load_default=None, allow_none=True)
+    verifier_ids = _names()
+    reason = fields.String(load_default=None, allow_none=True)
+    resolved_flag_ids = _names()
+
+
+class ReviewAssignedData(_Payload):
+    """`review.assigned`: peer review asked a reviewer to review a target (a submission or a revision)."""
+
+    assignment_id = _id(required=True)
+    target_kind = fields.String(required=True, validate=validate.OneOf(["submission", "revision"]))
+    target_id = _id(required=True)
+    reviewer_id = _user(required=True)
+    challenge_id = fields.String(load_default=None, allow_none=True)
+    due_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class TargetGradedData(_Payload):
+    """`target.graded`: the consensus grade of a target; a later event (a teacher's override) replaces it.
+
+    `grade` is a fraction of the rubric's maximum (0 to 1); `scores` are per criterion.
+    """
+
+    target_kind = fields.String(required=True, validate=validate.OneOf(["submission", "revision"]))
+    target_id = _id(required=True)
+    author_id = _user(required=True)
+    challenge_id = fields.String(load_default=None, allow_none=True)
+    version = fields.Integer(load_default=None, allow_none=True, strict=True)
+    grade = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    scores = fields.Dict(keys=fields.String(), values=fields.Integer(strict=True), load_default=dict)
+    feedback = fields.String(load_default="")
+    review_count = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    overridden = fields.Boolean(load_default=False)
+
+
+class RevisionVerifiedData(_Payload):
+    """`revision.verified`: the verifiers of a proposed revision reached a verdict."""
+
+    revision_id = _id(required=True)
+    resource_id = _id(required=True)
+    verdict = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    verifier_ids = _names()
+    reasons = _names()
+
+
 PAYLOAD_SCHEMAS: Mapping[str, type[Schema]] = {
+    EventType.CHALLENGE_PUBLISHED: ChallengeData,
+    EventType.CHALLENGE_CLOSED: ChallengeData,
+    EventType.SUBMISSION_SUBMITTED: SubmissionData,
+    EventType.SUBMISSION_REVISED: SubmissionData,
+    EventType.SUBMISSION_WITHDRAWN: SubmissionData,
     EventType.RESOURCE_SHARED: ResourceSharedData,
+    EventType.RESOURCE_ENDORSED: ResourceEndorsedData,
+    EventType.RESOURCE_FLAGGED: ResourceFlaggedData,
+    EventType.RESOURCE_REVISION_PROPOSED: ResourceRevisionData,
+    EventType.RESOURCE_REVISION_ACCEPTED: ResourceRevisionData,
+    EventType.RESOURCE_REVISION_REJECTED: ResourceRevisionData,
+    EventType.REVIEW_ASSIGNED: ReviewAssignedData,
+    EventType.TARGET_GRADED: TargetGradedData,
+    EventType.REVISION_VERIFIED: RevisionVerifiedData,
 }
 
 

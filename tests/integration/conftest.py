@@ -61,3 +61,40 @@ def leaderboards(leaderboards_app: Flask) -> FlaskClient:
 def leaderboards_queue(redis_url: str) -> Any:
     """Return the leaderboards queue (where resource.shared goes)."""
     return make_queue("leaderboards", redis.Redis.from_url(redis_url))
+
+
+class EventRecorder:
+    """Records every event the app publishes (and still publishes it), for tests that check emissions."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def of_type(self, event_type: str) -> list[Any]:
+        """Return the recorded events of one type, oldest first."""
+        return [event for event in self.events if event.type == event_type]
+
+
+@pytest.fixture
+def published(challenges_app: Flask) -> EventRecorder:
+    """Record the events the challenges app publishes from its outbox."""
+    recorder = EventRecorder()
+    outbox = challenges_app.extensions["connective"].dependencies.outbox
+    original = outbox.publish
+
+    def publish(events: Any) -> object:
+        recorder.events.extend(events)
+        return original(events)
+
+    outbox.publish = publish
+    return recorder
+
+
+@pytest.fixture
+def set_clock(challenges_app: Flask) -> Callable[[Any], None]:
+    """Return a function that fixes the challenges app's clock at a given aware datetime."""
+    dependencies = challenges_app.extensions["connective"].dependencies
+
+    def set_to(moment: Any) -> None:
+        dependencies.clock = lambda: moment
+
+    return set_to

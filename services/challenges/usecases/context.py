@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from services.challenges.domain.resources import FreshnessPolicy
 from services.challenges.repository import Repositories
+from shared.clock import utc_now
 from shared.contracts.auth import Principal
 from shared.contracts.events import Event, EventType
 
@@ -27,7 +28,7 @@ class Context:
 
     repositories: Repositories
     outbox: Dispatcher
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = field(default=utc_now)
     request_id: Callable[[], str | None] = field(default=lambda: None)
     freshness: FreshnessPolicy = field(default_factory=FreshnessPolicy)
 
