@@ -34,8 +34,16 @@ class PageQuerySchema(StrictSchema):
     """Pagination of a list endpoint."""
 
     # Query strings are text, so these parse "20"; "2.5" is still refused (int("2.5") fails).
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE), metadata={"example": 20})
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
+    limit = fields.Integer(
+        load_default=20,
+        validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+        metadata={"description": f"Items per page (1-{MAX_PAGE_SIZE})", "example": 20},
+    )
+    offset = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=100_000),
+        metadata={"description": "How many matching items to skip", "example": 0},
+    )
 
 
 class PageSchema(Schema):

@@ -13,9 +13,10 @@ from flask import Flask, Response, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
+from werkzeug.routing import BaseConverter
 
 from shared.auth import TokenVerifier
-from shared.errors import problem_document, problem_response, register_error_handlers
+from shared.errors import PROBLEM_MEDIA_TYPE, problem_document, problem_response, register_error_handlers
 from shared.mongo import MongoProvider
 from shared.observability import install_request_tracking, metrics_response
 from shared.redisconn import RedisProvider
@@ -42,12 +43,25 @@ class ProblemSchema(Schema):
         },
     )
     existing_id = fields.String(metadata={"description": "The object a conflict refers to (409 only)"})
+    missing_prerequisites = fields.List(
+        fields.String(), metadata={"description": "Challenges to submit to first (409 on submitting only)"}
+    )
+    max_versions = fields.Integer(metadata={"description": "The most versions a submission keeps (409 only)"})
 
 
 class ConnectiveApi(Api):
     """flask-smorest's Api with problem+json as the documented error body."""
 
     ERROR_SCHEMA = ProblemSchema
+
+
+class ObjectIdConverter(BaseConverter):
+    """Matches a 24-hex-digit object id in a path; anything else answers 404 before any view runs."""
+
+    regex = "[0-9a-f]{24}"
+
+
+OBJECT_ID_SCHEMA = {"type": "string", "pattern": "^[0-9a-f]{24}$", "example": "6b02e48625231e1d5301a2b7"}
 
 
 class HealthSchema(Schema):
@@ -161,7 +175,9 @@ def create_service_app(
         dependencies=dependencies,
         readiness={"mongo": mongo.ping, "redis": redis.ping},
     )
+    app.url_map.converters["objectid"] = ObjectIdConverter
     api = ConnectiveApi(app)
+    api.register_converter(ObjectIdConverter, lambda _converter: OBJECT_ID_SCHEMA)
     # After Api(): our handlers replace smorest's JSON error bodies with problem+json.
     register_error_handlers(app)
     install_request_tracking(app, settings.service)
@@ -181,21 +197,33 @@ def create_service_app(
     return app
 
 
+_ERROR_DOCS: Mapping[int, tuple[str, str]] = {
+    400: ("Malformed request (e.g. invalid JSON)", "The body is not valid JSON"),
+    401: ("No valid bearer token", "A bearer token is required"),
+    403: ("The caller lacks the role or ownership this needs", "Only the challenge's teacher or an admin may do this"),
+    404: ("No such object, or not visible to the caller", "No challenge with id 6b02e48625231e1d5301a2b7"),
+    409: ("Conflicts with the current state (duplicate, wrong status)", "This challenge is closed"),
+    413: ("The body is too large", "The request body is larger than 1048576 bytes"),
+    422: ("Invalid fields; `errors` names each", "The request has invalid fields: title"),
+}
+
+
 def documents_errors(blueprint: Blueprint, *statuses: int) -> Callable[[Any], Any]:
-    """Document the problem+json answers a view may give (401, 403, 404, 409...)."""
-    descriptions = {
-        400: "Malformed request (e.g. invalid JSON)",
-        401: "No valid bearer token",
-        403: "The caller lacks the role or ownership this needs",
-        404: "No such object, or not visible to the caller",
-        409: "Conflicts with the current state (duplicate, wrong status)",
-        413: "The body is too large",
-        422: "Invalid fields; `errors` names each",
-    }
+    """Document the problem+json answers a view may give (401, 403, 404, 409...), each with an example."""
 
     def decorate(view: Any) -> Any:
         for status in statuses:
-            view = blueprint.alt_response(status, schema=ProblemSchema, description=descriptions.get(status))(view)
+            description, detail = _ERROR_DOCS[status]
+            example = problem_document(status, detail)
+            if status == 422:
+                example["errors"] = {"title": ["Shorter than minimum length 1."]}
+            view = blueprint.alt_response(
+                status,
+                schema=ProblemSchema,
+                content_type=PROBLEM_MEDIA_TYPE,
+                description=description,
+                example=example,
+            )(view)
         return view
 
     return decorate

@@ -67,3 +67,49 @@ def resource_shared_event(owner_id: str, **data: Any) -> Event:
     }
     payload.update(data)
     return Event(type=EventType.RESOURCE_SHARED, producer="challenges", actor_id=owner_id, data=payload)
+
+
+def submission_body(**overrides: Any) -> dict[str, Any]:
+    """Return a valid submission body (a new submission or a revision)."""
+    body: dict[str, Any] = {
+        "content": "Plants use sunlight to turn water and carbon dioxide into sugar and oxygen.",
+        "links": ["https://en.wikipedia.org/wiki/Photosynthesis"],
+    }
+    body.update(overrides)
+    return body
+
+
+def flag_body(**overrides: Any) -> dict[str, Any]:
+    """Return a valid flag body."""
+    body: dict[str, Any] = {"reason": "outdated", "note": "Pluto was reclassified as a dwarf planet in 2006."}
+    body.update(overrides)
+    return body
+
+
+def revision_body(**overrides: Any) -> dict[str, Any]:
+    """Return a valid revision proposal body (a new summary, with a note and a source)."""
+    body: dict[str, Any] = {
+        "summary": f"Pluto has been a dwarf planet since 2006 ({uuid.uuid4().hex[:6]}).",
+        "note": "The IAU defined 'planet' in 2006 and Pluto does not clear its orbit.",
+        "sources": ["https://www.iau.org/news/pressreleases/detail/iau0603/"],
+    }
+    body.update(overrides)
+    return body
+
+
+def revision_verified_event(
+    revision_id: str, resource_id: str, verdict: str = "approve", verifier_ids: tuple[str, ...] = ("dave", "erin")
+) -> Event:
+    """Return a `revision.verified` event as peer review would emit it."""
+    return Event(
+        type=EventType.REVISION_VERIFIED,
+        producer="peer_review",
+        actor_id=None,
+        data={
+            "revision_id": revision_id,
+            "resource_id": resource_id,
+            "verdict": verdict,
+            "verifier_ids": list(verifier_ids),
+            "reasons": [f"{verdict}: checked the sources"],
+        },
+    )

@@ -47,8 +47,8 @@ def _problem(response: Any, status: int) -> dict[str, Any]:
 
 
 def _stored(app: Flask, challenge_id: str) -> dict[str, Any]:
-    document: dict[str, Any] = app.extensions["connective"].dependencies.mongo.database["challenges"].find_one(
-        {"_id": challenge_id}
+    document: dict[str, Any] = (
+        app.extensions["connective"].dependencies.mongo.database["challenges"].find_one({"_id": challenge_id})
     )
     return document
 
@@ -133,7 +133,8 @@ def test_an_edit_based_on_a_stale_read_is_refused(challenges: FlaskClient, chall
     challenge = _create(challenges)
     repository = challenges_app.extensions["connective"].dependencies.repositories.challenges
     stale = repository.get(challenge["id"])
-    assert challenges.patch(f"/challenges/{challenge['id']}", json={"title": "First"}, headers=TEACHER).status_code == 200
+    first = challenges.patch(f"/challenges/{challenge['id']}", json={"title": "First"}, headers=TEACHER)
+    assert first.status_code == 200
     assert not repository.save(stale, stale.version, [], NOW)
     assert _stored(challenges_app, challenge["id"])["title"] == "First"
 

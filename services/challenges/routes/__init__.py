@@ -12,7 +12,7 @@ from shared.contracts.auth import Role
 from shared.observability import current_request_id
 
 # Path converter for object ids: anything else answers 404 before a view runs.
-ID = "string(length=24)"
+ID = "objectid"
 STAFF = (Role.TEACHER, Role.ADMIN)
 MEMBERS = (Role.LEARNER, Role.TEACHER, Role.ADMIN)
 
@@ -32,3 +32,25 @@ def use_case_context() -> Context:
 def page(items: list[Any], total: int) -> dict[str, Any]:
     """Return a list answer: `{items, total}`."""
     return {"items": items, "total": total}
+
+
+# name -> (description, example); ids take their example from the objectid converter's schema.
+_PATH_PARAMETERS: dict[str, tuple[str, Any]] = {
+    "challenge_id": ("The challenge's id", None),
+    "submission_id": ("The submission's id", None),
+    "resource_id": ("The resource's id", None),
+    "revision_id": ("The proposed revision's id", None),
+    "version": ("A version number of the submission (1 is the first)", 1),
+}
+
+
+def path_parameters(*names: str) -> list[dict[str, Any]]:
+    """Return the OpenAPI description of these path parameters, for `Blueprint.route(parameters=...)`."""
+    parameters = []
+    for name in names:
+        description, example = _PATH_PARAMETERS[name]
+        parameter: dict[str, Any] = {"in": "path", "name": name, "description": description}
+        if example is not None:
+            parameter["example"] = example
+        parameters.append(parameter)
+    return parameters

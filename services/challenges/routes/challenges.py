@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.challenges.domain.challenges import Challenge
-from services.challenges.routes import ID, MEMBERS, STAFF, page, use_case_context
+from services.challenges.routes import ID, MEMBERS, STAFF, page, path_parameters, use_case_context
 from services.challenges.schemas.challenges import (
     CHALLENGE_EXAMPLE,
     CREATE_EXAMPLE,
@@ -65,13 +65,19 @@ class ChallengeCollection(MethodView):
         return page(items, total)
 
 
-@blp.route(f"/challenges/<{ID}:challenge_id>")
+@blp.route(f"/challenges/<{ID}:challenge_id>", parameters=path_parameters("challenge_id"))
 class ChallengeItem(MethodView):
     @requires(*MEMBERS)
     @blp.response(200, ChallengeSchema, example=CHALLENGE_EXAMPLE)
     @documents_errors(blp, 401, 403, 404)
     def get(self, challenge_id: str) -> Challenge:
-        """Read a challenge (learners: only published or closed ones open to them; others answer 404)."""
+        """Read a challenge.
+
+        Learners see published and closed challenges open to one of their cohorts (or to everyone);
+        drafts, archived challenges and other cohorts' challenges answer 404. `status` is as of now: a
+        published challenge past its `ends_at` reads as closed, and `open` says whether learners can
+        take part right now.
+        """
         return usecases.read_challenge(challenge_id, actor=authenticate(), context=use_case_context())
 
     @requires(*STAFF)
@@ -89,17 +95,21 @@ class ChallengeItem(MethodView):
         return usecases.edit_challenge(challenge_id, fields, actor=authenticate(), context=use_case_context())
 
 
-@blp.route(f"/challenges/<{ID}:challenge_id>/publish")
+@blp.route(f"/challenges/<{ID}:challenge_id>/publish", parameters=path_parameters("challenge_id"))
 class ChallengePublication(MethodView):
     @requires(*STAFF)
     @blp.response(200, ChallengeSchema, example=CHALLENGE_EXAMPLE)
     @documents_errors(blp, 401, 403, 404, 409)
     def post(self, challenge_id: str) -> Challenge:
-        """Publish a draft challenge (its teacher or an admin); emits `challenge.published`."""
+        """Publish a draft challenge (its teacher or an admin); emits `challenge.published`.
+
+        Learners of its cohorts see it from now on and can take part once `starts_at` is reached. A
+        challenge that is not a draft, or whose `ends_at` has passed, answers 409.
+        """
         return usecases.publish_challenge(challenge_id, actor=authenticate(), context=use_case_context())
 
 
-@blp.route(f"/challenges/<{ID}:challenge_id>/close")
+@blp.route(f"/challenges/<{ID}:challenge_id>/close", parameters=path_parameters("challenge_id"))
 class ChallengeClosing(MethodView):
     @requires(*STAFF)
     @blp.response(200, ChallengeSchema, example=CHALLENGE_EXAMPLE)
@@ -112,7 +122,7 @@ class ChallengeClosing(MethodView):
         return usecases.close_challenge(challenge_id, actor=authenticate(), context=use_case_context())
 
 
-@blp.route(f"/challenges/<{ID}:challenge_id>/archive")
+@blp.route(f"/challenges/<{ID}:challenge_id>/archive", parameters=path_parameters("challenge_id"))
 class ChallengeArchiving(MethodView):
     @requires(*STAFF)
     @blp.response(200, ChallengeSchema, example=CHALLENGE_EXAMPLE)

@@ -128,7 +128,9 @@ class ChallengeListQuerySchema(PageQuerySchema):
         metadata={"description": "As of now: a published challenge past its `ends_at` counts as closed"},
     )
     tag = Name(load_default=None, metadata={"description": "Challenges with this tag", "example": "biology"})
-    kind = fields.Enum(ChallengeKind, by_value=True, load_default=None)
+    kind = fields.Enum(
+        ChallengeKind, by_value=True, load_default=None, metadata={"description": "Challenges of this kind"}
+    )
     cohort = Name(
         load_default=None,
         metadata={"description": "Challenges this cohort may take part in (its own and those open to all)"},
