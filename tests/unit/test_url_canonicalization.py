@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.challenges.domain.errors import InvalidUrl
-from services.challenges.domain.resources import canonicalize_url
+from services.challenges.domain.urls import canonicalize_url
 
 # ---------------------------------------------------------------------------------------------------------------
 # Table tests

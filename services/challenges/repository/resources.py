@@ -1,23 +1,42 @@
-"""MongoDB storage of the knowledge commons' resources."""
+"""MongoDB storage of the knowledge commons' resources, with their endorsements and flags inside."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.challenges.domain.errors import DuplicateResource
-from services.challenges.domain.resources import Resource, ResourceQuery
+from services.challenges.domain.resources import (
+    MAX_FLAGS,
+    AppliedRevision,
+    DecidedBy,
+    Decision,
+    Flag,
+    FlagReason,
+    Resource,
+    ResourceQuery,
+    ResourceSort,
+)
 from services.challenges.repository.store import PUBLIC_PROJECTION, Store
 from shared.contracts.events import Event
-from shared.outbox import ensure_outbox_index, outbox_fields
+from shared.outbox import ensure_outbox_index, outbox_fields, outbox_update
 
 RESOURCES = "resources"
+# Reads never return who endorsed (it grows with every endorsement and only the write filter needs it).
+_READ_PROJECTION = {**PUBLIC_PROJECTION, "endorsers": 0}
+_SORTS: dict[ResourceSort, list[tuple[str, int]]] = {
+    ResourceSort.NEWEST: [("created_at", DESCENDING), ("_id", DESCENDING)],
+    ResourceSort.FRESHNESS: [("last_verified_at", DESCENDING), ("_id", DESCENDING)],
+    ResourceSort.STALENESS: [("review_by", ASCENDING), ("_id", ASCENDING)],
+    ResourceSort.ENDORSEMENTS: [("endorsement_count", DESCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+}
 
 
 def create_indexes(database: Database[Any]) -> None:
@@ -25,18 +44,120 @@ def create_indexes(database: Database[Any]) -> None:
     resources = database[RESOURCES]
     resources.create_index([("canonical_url", ASCENDING)], unique=True, name="canonical_url_unique")
     resources.create_index([("created_at", DESCENDING)])
+    resources.create_index([("tags", ASCENDING), ("created_at", DESCENDING)])
+    resources.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)])
+    resources.create_index([("review_by", ASCENDING)])
+    resources.create_index([("last_verified_at", DESCENDING)])
+    resources.create_index([("endorsement_count", DESCENDING), ("created_at", DESCENDING)])
+    resources.create_index([("open_flag_reasons", ASCENDING)])
     ensure_outbox_index(database, RESOURCES)
 
 
-def _resource_document(resource: Resource) -> dict[str, Any]:
-    document = asdict(resource)
-    document["_id"] = document.pop("id")
-    document["tags"] = list(resource.tags)
-    document["cohorts"] = list(resource.cohorts)
-    return document
+def is_duplicate_key(error: Exception) -> bool:
+    """Return whether a write broke a unique index.
+
+    FerretDB (SQLite) answers an *update* that breaks one with a generic error naming SQLite's constraint,
+    not with the duplicate-key code MongoDB and mongomock give.
+    """
+    if isinstance(error, DuplicateKeyError):
+        return True
+    return isinstance(error, OperationFailure) and "UNIQUE constraint failed" in str(error)
+
+
+def decision_document(decision: Decision) -> dict[str, Any]:
+    """Return how a decision is stored (revisions store theirs the same way)."""
+    return {
+        "decided_by": decision.decided_by.value if decision.decided_by else None,
+        "decider_id": decision.decider_id,
+        "verifier_ids": list(decision.verifier_ids),
+        "reason": decision.reason,
+    }
+
+
+def decision_from(document: dict[str, Any]) -> Decision:
+    """Return a decision stored by `decision_document`."""
+    decided_by = document.get("decided_by")
+    return Decision(
+        decided_by=DecidedBy(decided_by) if decided_by else None,
+        decider_id=document.get("decider_id"),
+        verifier_ids=tuple(document.get("verifier_ids", ())),
+        reason=document.get("reason"),
+    )
+
+
+def _flag_document(flag: Flag) -> dict[str, Any]:
+    return {
+        "id": flag.id,
+        "reason": flag.reason.value,
+        "note": flag.note,
+        "user_id": flag.user_id,
+        "created_at": flag.created_at,
+        "resolved_at": flag.resolved_at,
+        "resolved_by_revision": flag.resolved_by_revision,
+    }
+
+
+def _flag(document: dict[str, Any]) -> Flag:
+    return Flag(
+        id=document["id"],
+        reason=FlagReason(document["reason"]),
+        note=document["note"],
+        user_id=document["user_id"],
+        created_at=document["created_at"],
+        resolved_at=document.get("resolved_at"),
+        resolved_by_revision=document.get("resolved_by_revision"),
+    )
+
+
+def _flag_summary(resource: Resource) -> dict[str, Any]:
+    """Return the fields derived from the flags that queries and conditional writes match on."""
+    return {
+        "flag_count": len(resource.flags),
+        "open_flag_count": len(resource.open_flags),
+        "open_flag_reasons": [reason.value for reason in resource.open_flag_reasons],
+        "open_flag_keys": [flag.key for flag in resource.open_flags],
+    }
+
+
+def _applied_document(applied: AppliedRevision) -> dict[str, Any]:
+    return {
+        "version": applied.version,
+        "decided_at": applied.decided_at,
+        "decision": decision_document(applied.decision),
+        "resolved_flag_ids": list(applied.resolved_flag_ids),
+    }
+
+
+def _document(resource: Resource) -> dict[str, Any]:
+    return {
+        "_id": resource.id,
+        "owner_id": resource.owner_id,
+        "url": resource.url,
+        "canonical_url": resource.canonical_url,
+        "title": resource.title,
+        "summary": resource.summary,
+        "tags": list(resource.tags),
+        "cohorts": list(resource.cohorts),
+        "challenge_id": resource.challenge_id,
+        "endorsement_count": resource.endorsement_count,
+        "endorsers": [],
+        "status": resource.status,
+        "version": resource.version,
+        "created_at": resource.created_at,
+        "updated_at": resource.updated_at,
+        "last_verified_at": resource.last_verified_at,
+        "review_by": resource.review_by,
+        "review_interval_days": resource.review_interval_days,
+        "flags": [_flag_document(flag) for flag in resource.flags],
+        **_flag_summary(resource),
+        # Ids of the revisions taken in (matched by the accept's filter) and how each was decided.
+        "applied_revisions": [applied.revision_id for applied in resource.applied_revisions],
+        "acceptances": {applied.revision_id: _applied_document(applied) for applied in resource.applied_revisions},
+    }
 
 
 def _resource(document: dict[str, Any]) -> Resource:
+    acceptances = document.get("acceptances") or {}
     return Resource(
         id=document["_id"],
         owner_id=document["owner_id"],
@@ -44,17 +165,65 @@ def _resource(document: dict[str, Any]) -> Resource:
         canonical_url=document["canonical_url"],
         title=document["title"],
         created_at=document["created_at"],
+        last_verified_at=document["last_verified_at"],
+        review_by=document["review_by"],
         summary=document.get("summary", ""),
         tags=tuple(document.get("tags", ())),
         cohorts=tuple(document.get("cohorts", ())),
         challenge_id=document.get("challenge_id"),
         endorsement_count=document.get("endorsement_count", 0),
         status=document.get("status", "active"),
+        version=document.get("version", 1),
+        updated_at=document.get("updated_at"),
+        review_interval_days=document.get("review_interval_days"),
+        flags=tuple(_flag(flag) for flag in document.get("flags", ())),
+        applied_revisions=tuple(
+            AppliedRevision(
+                revision_id=revision_id,
+                version=acceptances[revision_id]["version"],
+                decided_at=acceptances[revision_id]["decided_at"],
+                decision=decision_from(acceptances[revision_id]["decision"]),
+                resolved_flag_ids=tuple(acceptances[revision_id].get("resolved_flag_ids", ())),
+            )
+            for revision_id in document.get("applied_revisions", ())
+            if revision_id in acceptances
+        ),
     )
 
 
+def _filters(query: ResourceQuery) -> dict[str, Any]:
+    clauses: list[dict[str, Any]] = []
+    if query.tag is not None:
+        clauses.append({"tags": query.tag})
+    if query.owner_id is not None:
+        clauses.append({"owner_id": query.owner_id})
+    if query.challenge_id is not None:
+        clauses.append({"challenge_id": query.challenge_id})
+    if query.text:
+        # Escaped: the text is matched literally, never as a pattern a caller could make expensive.
+        pattern = {"$regex": re.escape(query.text), "$options": "i"}
+        clauses.append({"$or": [{"title": pattern}, {"summary": pattern}]})
+    if query.stale is True:
+        clauses.append({"review_by": {"$lte": query.now}})
+    elif query.stale is False:
+        clauses.append({"review_by": {"$gt": query.now}})
+    if query.flagged is True:
+        clauses.append({"open_flag_count": {"$gt": 0}})
+    elif query.flagged is False:
+        clauses.append({"open_flag_count": 0})
+    if query.flag is not None:
+        clauses.append({"open_flag_reasons": query.flag.value})
+    return {"$and": clauses} if clauses else {}
+
+
+def _with_outbox(update: dict[str, Any], events: Sequence[Event], now: datetime) -> dict[str, Any]:
+    for operator, values in outbox_update(events, now).items():
+        update.setdefault(operator, {}).update(values)
+    return update
+
+
 class ResourceRepository:
-    """Shared resources; the canonical URL is unique."""
+    """Shared resources; the canonical URL is unique; endorsements and flags live in the resource's document."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -63,38 +232,107 @@ class ResourceRepository:
     def _resources(self) -> Collection[Any]:
         return self._store.collection(RESOURCES)
 
+    def _existing_id(self, canonical_url: str) -> str:
+        existing = self._resources.find_one({"canonical_url": canonical_url}, {"_id": 1})
+        return existing["_id"] if existing else ""
+
     def add(self, resource: Resource, events: Sequence[Event] = ()) -> None:
         """Insert a resource with its events; raise DuplicateResource naming the one that has its URL."""
         try:
-            self._resources.insert_one({**_resource_document(resource), **outbox_fields(events, resource.created_at)})
+            self._resources.insert_one({**_document(resource), **outbox_fields(events, resource.created_at)})
         except DuplicateKeyError:
-            existing = self._resources.find_one({"canonical_url": resource.canonical_url}, {"_id": 1})
-            raise DuplicateResource(existing["_id"] if existing else "") from None
+            raise DuplicateResource(self._existing_id(resource.canonical_url)) from None
 
     def get(self, resource_id: str) -> Resource | None:
         """Return the resource or None."""
-        document = self._resources.find_one({"_id": resource_id}, PUBLIC_PROJECTION)
+        document = self._resources.find_one({"_id": resource_id}, _READ_PROJECTION)
         return _resource(document) if document else None
 
     def find_by_canonical_url(self, canonical_url: str) -> Resource | None:
         """Return the resource with this canonical URL, if any."""
-        document = self._resources.find_one({"canonical_url": canonical_url}, PUBLIC_PROJECTION)
+        document = self._resources.find_one({"canonical_url": canonical_url}, _READ_PROJECTION)
         return _resource(document) if document else None
 
-    def search(self, query: ResourceQuery, *, limit: int, offset: int) -> tuple[list[Resource], int]:
-        """Return a page of matching resources, newest first, and how many match in all."""
-        filters: dict[str, Any] = {}
-        if query.tag is not None:
-            filters["tags"] = query.tag
-        if query.owner_id is not None:
-            filters["owner_id"] = query.owner_id
-        if query.challenge_id is not None:
-            filters["challenge_id"] = query.challenge_id
-        total = self._resources.count_documents(filters)
-        cursor = (
-            self._resources.find(filters, PUBLIC_PROJECTION)
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .skip(offset)
-            .limit(limit)
+    def has_endorsed(self, resource_id: str, user_id: str) -> bool:
+        """Return whether this person endorsed the resource."""
+        return self._resources.count_documents({"_id": resource_id, "endorsers": user_id}, limit=1) == 1
+
+    def endorse(self, resource: Resource, user_id: str, events: Sequence[Event], now: datetime) -> bool:
+        """Add one endorsement by someone other than the owner who has not endorsed yet; return whether it was added.
+
+        The filter also pins the count read in `resource`, so the count the events announce is exact.
+        """
+        result = self._resources.update_one(
+            {
+                "_id": resource.id,
+                "owner_id": {"$ne": user_id},
+                "endorsers": {"$ne": user_id},
+                "endorsement_count": resource.endorsement_count,
+            },
+            _with_outbox({"$push": {"endorsers": user_id}, "$inc": {"endorsement_count": 1}}, events, now),
         )
+        return result.modified_count == 1
+
+    def add_flag(self, resource_id: str, flag: Flag, events: Sequence[Event], now: datetime) -> bool:
+        """Add a flag unless its flagger has an open one for the same reason or the cap is reached; return whether."""
+        result = self._resources.update_one(
+            {"_id": resource_id, "open_flag_keys": {"$ne": flag.key}, "flag_count": {"$lt": MAX_FLAGS}},
+            _with_outbox(
+                {
+                    "$push": {"flags": _flag_document(flag), "open_flag_keys": flag.key},
+                    "$addToSet": {"open_flag_reasons": flag.reason.value},
+                    "$inc": {"flag_count": 1, "open_flag_count": 1},
+                },
+                events,
+                now,
+            ),
+        )
+        return result.modified_count == 1
+
+    def apply_revision(self, before: Resource, after: Resource, events: Sequence[Event], now: datetime) -> bool:
+        """Store `after`, the resource with one more revision taken in, if nothing changed since `before` was read.
+
+        One document write: the new content, version, freshness and resolved flags, the revision's id in
+        `applied_revisions`, and the events. The filter pins the version, the flag count (flags are
+        rewritten whole, so a flag added meanwhile must not be lost) and the revision not yet applied.
+        Raise DuplicateResource when a new URL's canonical form belongs to another resource.
+        """
+        applied = after.applied_revisions[-1]
+        update = {
+            "$set": {
+                "title": after.title,
+                "summary": after.summary,
+                "url": after.url,
+                "canonical_url": after.canonical_url,
+                "version": after.version,
+                "updated_at": after.updated_at,
+                "last_verified_at": after.last_verified_at,
+                "review_by": after.review_by,
+                "flags": [_flag_document(flag) for flag in after.flags],
+                **_flag_summary(after),
+                f"acceptances.{applied.revision_id}": _applied_document(applied),
+            },
+            "$push": {"applied_revisions": applied.revision_id},
+        }
+        try:
+            result = self._resources.update_one(
+                {
+                    "_id": before.id,
+                    "version": before.version,
+                    "flag_count": len(before.flags),
+                    "applied_revisions": {"$ne": applied.revision_id},
+                },
+                _with_outbox(update, events, now),
+            )
+        except (DuplicateKeyError, OperationFailure) as error:
+            if not is_duplicate_key(error):
+                raise
+            raise DuplicateResource(self._existing_id(after.canonical_url)) from None
+        return result.modified_count == 1
+
+    def search(self, query: ResourceQuery, *, limit: int, offset: int) -> tuple[list[Resource], int]:
+        """Return a page of matching resources in the query's order, and how many match in all."""
+        filters = _filters(query)
+        total = self._resources.count_documents(filters)
+        cursor = self._resources.find(filters, _READ_PROJECTION).sort(_SORTS[query.sort]).skip(offset).limit(limit)
         return [_resource(document) for document in cursor], total

@@ -1,22 +1,123 @@
-"""MongoDB storage of proposed revisions of resources (knowledge updates)."""
+"""MongoDB storage of proposed revisions of resources (knowledge updates), one document each."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
 from pymongo.database import Database
 
-from services.challenges.repository.store import Store
+from services.challenges.domain.revisions import FieldChange, Revision, RevisionStatus
+from services.challenges.repository.resources import decision_document, decision_from
+from services.challenges.repository.store import PUBLIC_PROJECTION, Store
+from shared.contracts.events import Event
+from shared.outbox import ensure_outbox_index, outbox_fields, outbox_update
 
 REVISIONS = "revisions"
+_NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 
 def create_indexes(database: Database[Any]) -> None:
-    """Create the indexes revisions are read by."""
+    """Create the indexes revisions are read by: a resource's history, all of it or by status."""
+    revisions = database[REVISIONS]
+    revisions.create_index([("resource_id", ASCENDING), ("created_at", DESCENDING)])
+    revisions.create_index([("resource_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)])
+    ensure_outbox_index(database, REVISIONS)
+
+
+def _document(revision: Revision) -> dict[str, Any]:
+    return {
+        "_id": revision.id,
+        "resource_id": revision.resource_id,
+        "proposer_id": revision.proposer_id,
+        "proposer_cohorts": list(revision.proposer_cohorts),
+        "status": revision.status.value,
+        "base_version": revision.base_version,
+        "changes": {name: {"old": change.old, "new": change.new} for name, change in revision.changes.items()},
+        "note": revision.note,
+        "sources": list(revision.sources),
+        "flagged_outdated": revision.flagged_outdated,
+        "created_at": revision.created_at,
+        "decided_at": revision.decided_at,
+        "decision": decision_document(revision.decision) if revision.decision else None,
+        "version": revision.version,
+        "resolved_flag_ids": list(revision.resolved_flag_ids),
+    }
+
+
+def _revision(document: dict[str, Any]) -> Revision:
+    decision = document.get("decision")
+    return Revision(
+        id=document["_id"],
+        resource_id=document["resource_id"],
+        proposer_id=document["proposer_id"],
+        proposer_cohorts=tuple(document.get("proposer_cohorts", ())),
+        status=RevisionStatus(document["status"]),
+        base_version=document["base_version"],
+        changes={name: FieldChange(**change) for name, change in document["changes"].items()},
+        note=document["note"],
+        sources=tuple(document.get("sources", ())),
+        flagged_outdated=document.get("flagged_outdated", False),
+        created_at=document["created_at"],
+        decided_at=document.get("decided_at"),
+        decision=decision_from(decision) if decision else None,
+        version=document.get("version"),
+        resolved_flag_ids=tuple(document.get("resolved_flag_ids", ())),
+    )
 
 
 class RevisionRepository:
-    """Proposed revisions of resources."""
+    """Proposed revisions of resources; a decided revision never changes again."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    @property
+    def _revisions(self) -> Collection[Any]:
+        return self._store.collection(REVISIONS)
+
+    def add(self, revision: Revision, events: Sequence[Event] = ()) -> None:
+        """Insert a proposed revision together with the events announcing it."""
+        self._revisions.insert_one({**_document(revision), **outbox_fields(events, revision.created_at)})
+
+    def get(self, revision_id: str) -> Revision | None:
+        """Return the revision or None."""
+        document = self._revisions.find_one({"_id": revision_id}, PUBLIC_PROJECTION)
+        return _revision(document) if document else None
+
+    def of_resource(
+        self, resource_id: str, *, status: RevisionStatus | None, limit: int, offset: int
+    ) -> tuple[list[Revision], int]:
+        """Return a page of a resource's revisions, newest first, and how many match in all."""
+        filters: dict[str, Any] = {"resource_id": resource_id}
+        if status is not None:
+            filters["status"] = status.value
+        total = self._revisions.count_documents(filters)
+        cursor = self._revisions.find(filters, PUBLIC_PROJECTION).sort(_NEWEST_FIRST).skip(offset).limit(limit)
+        return [_revision(document) for document in cursor], total
+
+    def decide(
+        self,
+        decided: Revision,
+        events: Sequence[Event],
+        now: datetime,
+        *,
+        from_status: RevisionStatus = RevisionStatus.PENDING,
+    ) -> bool:
+        """Store the decision on a revision still in `from_status` (pending), with its events; return whether."""
+        update: dict[str, Any] = {
+            "$set": {
+                "status": decided.status.value,
+                "decided_at": decided.decided_at,
+                "decision": decision_document(decided.decision) if decided.decision else None,
+                "version": decided.version,
+                "resolved_flag_ids": list(decided.resolved_flag_ids),
+            }
+        }
+        for operator, values in outbox_update(events, now).items():
+            update.setdefault(operator, {}).update(values)
+        result = self._revisions.update_one({"_id": decided.id, "status": from_status.value}, update)
+        return result.modified_count == 1

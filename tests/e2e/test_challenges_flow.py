@@ -1,0 +1,119 @@
+"""The challenges service with its worker as real processes: closing at ends_at, grades and reviewers arriving."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pymongo
+import pytest
+import requests
+
+from shared.contracts.events import Event, EventType
+from shared.queues import EventPublisher
+from shared.redisconn import RedisProvider
+from tests.e2e.conftest import Stack, eventually, get_json
+from tests.factories import bearer, challenge_body, token, unique
+
+pytestmark = pytest.mark.e2e
+
+
+def _challenge(stack: Stack, teacher: dict[str, str], **overrides: Any) -> str:
+    created = requests.post(
+        stack.url("challenges", "/challenges"), json=challenge_body(**overrides), headers=teacher, timeout=10
+    )
+    assert created.status_code == 201, created.text
+    challenge_id: str = created.json()["id"]
+    published = requests.post(
+        stack.url("challenges", f"/challenges/{challenge_id}/publish"), headers=teacher, timeout=10
+    )
+    assert published.status_code == 200, published.text
+    return challenge_id
+
+
+def _submit(stack: Stack, challenge_id: str, learner: dict[str, str]) -> requests.Response:
+    return requests.post(
+        stack.url("challenges", f"/challenges/{challenge_id}/submissions"),
+        json={"content": "Plants make sugar from light.", "links": []},
+        headers=learner,
+        timeout=10,
+    )
+
+
+def _publish(stack: Stack, event: Event) -> None:
+    stack.wait_for_jobs(EventPublisher(RedisProvider(stack.env["REDIS_URL"])).publish([event]))
+
+
+def _stored_challenge(stack: Stack, challenge_id: str) -> dict[str, Any] | None:
+    with pymongo.MongoClient(stack.env["MONGO_URL"], serverSelectionTimeoutMS=5000) as client:
+        document: dict[str, Any] | None = client[f"{stack.env['MONGO_DB_PREFIX']}challenges"]["challenges"].find_one(
+            {"_id": challenge_id}
+        )
+    return document
+
+
+def test_the_worker_closes_a_challenge_at_its_end_and_submissions_stop(stack: Stack) -> None:
+    teacher = bearer(unique("teacher"), "teacher")
+    challenge_id = _challenge(stack, teacher, ends_at=(datetime.now(UTC) + timedelta(seconds=3)).isoformat())
+    learner = bearer(unique("learner"), "learner")
+    assert _submit(stack, challenge_id, learner).status_code == 201
+
+    stored = eventually(lambda: (_stored_challenge(stack, challenge_id) or {}).get("status") == "closed" or None)
+    assert stored
+    document = _stored_challenge(stack, challenge_id)
+    assert document is not None
+    assert "_outbox" not in document
+    late = _submit(stack, challenge_id, bearer(unique("late"), "learner"))
+    assert late.status_code == 409
+    assert late.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_a_grade_and_a_reviewer_arrive_through_the_challenges_worker(stack: Stack) -> None:
+    teacher_id = unique("teacher")
+    challenge_id = _challenge(stack, bearer(teacher_id, "teacher"))
+    author_id = unique("author")
+    submitted = _submit(stack, challenge_id, bearer(author_id, "learner"))
+    assert submitted.status_code == 201
+    submission_id = submitted.json()["id"]
+    reviewer_id = unique("reviewer")
+    submission_url = stack.url("challenges", f"/submissions/{submission_id}")
+    assert requests.get(submission_url, headers=bearer(reviewer_id, "learner"), timeout=10).status_code == 404
+
+    assigned = Event(
+        type=EventType.REVIEW_ASSIGNED,
+        producer="peer_review",
+        actor_id=None,
+        data={
+            "assignment_id": uuid.uuid4().hex[:24],
+            "target_kind": "submission",
+            "target_id": submission_id,
+            "reviewer_id": reviewer_id,
+            "challenge_id": challenge_id,
+        },
+    )
+    _publish(stack, assigned)
+    seen = get_json(submission_url, token(reviewer_id, "learner"))
+    assert seen["author_id"] is None  # the challenge's review is blind by default
+
+    graded = Event(
+        type=EventType.TARGET_GRADED,
+        producer="peer_review",
+        actor_id=None,
+        data={
+            "target_kind": "submission",
+            "target_id": submission_id,
+            "author_id": author_id,
+            "challenge_id": challenge_id,
+            "grade": 0.8,
+            "scores": {"Accuracy": 4},
+            "feedback": "Clear, with one source missing.",
+            "review_count": 3,
+        },
+    )
+    _publish(stack, graded)
+    _publish(stack, graded)  # delivered twice: the same grade, stored once
+    mine = get_json(submission_url, token(author_id, "learner"))
+    assert mine["status"] == "graded"
+    assert mine["grade"]["grade"] == 0.8
+    assert mine["grade"]["feedback"] == "Clear, with one source missing."

@@ -1,0 +1,305 @@
+"""Bad input against every write endpoint: a clear 4xx, and the database and queues exactly as before.
+
+Each endpoint is listed once with a caller for whom its valid body succeeds (checked first, so a
+refusal below is caused by the bad part alone). The generic cases (malformed JSON, a body that is not an
+object, a huge body, an unknown field, operator injection and wrong types in every text field) are
+generated for each; endpoint-specific cases follow (overlong text, dates out of order, bad values).
+After every refusal the test compares a snapshot of every collection and every queue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.factories import challenge_body, resource_body
+from tests.integration.world import (
+    LEARNER,
+    OTHER_LEARNER,
+    OWNER_TEACHER,
+    World,
+    build_world,
+    revision_body,
+    submission_body,
+)
+
+pytestmark = pytest.mark.integration
+
+SOON = datetime.now(UTC) + timedelta(days=3)
+HUGE = "x" * (1024 * 1024 + 1)
+NOT_FOUND_IDS = ("0" * 24, "zzzzzzzzzzzzzzzzzzzzzzzz", "123", "6b02e486%24gt")
+
+
+@dataclass(frozen=True)
+class WriteEndpoint:
+    """A write endpoint, a caller it succeeds for, a valid body, and what is special about its fields."""
+
+    name: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Callable[[], dict[str, Any]] | None
+    text_fields: tuple[str, ...] = ()
+    # name -> (bad value for that field, expected status, fields the problem must name)
+    cases: dict[str, tuple[dict[str, Any], int, set[str]]] = field(default_factory=dict)
+
+
+ENDPOINTS = (
+    WriteEndpoint(
+        "create challenge",
+        "POST",
+        "/challenges",
+        OWNER_TEACHER,
+        challenge_body,
+        ("title", "description"),
+        {
+            "overlong title": ({"title": "t" * 201}, 422, {"title"}),
+            "overlong description": ({"description": "d" * 10_001}, 422, {"description"}),
+            "empty title": ({"title": ""}, 422, {"title"}),
+            "end before start": (
+                {"starts_at": SOON.isoformat(), "ends_at": (SOON - timedelta(days=1)).isoformat()},
+                422,
+                {"ends_at"},
+            ),
+            "naive date": ({"ends_at": "2030-01-01T00:00:00"}, 422, {"ends_at"}),
+            "not a date": ({"ends_at": "next friday"}, 422, {"ends_at"}),
+            "points as text": ({"points": "50"}, 422, {"points"}),
+            "points as fraction": ({"points": 2.5}, 422, {"points"}),
+            "points as boolean": ({"points": True}, 422, {"points"}),
+            "negative points": ({"points": -1}, 422, {"points"}),
+            "unknown kind": ({"kind": "quiz"}, 422, {"kind"}),
+            "tags not a list": ({"tags": "biology"}, 422, {"tags"}),
+            "injected tag": ({"tags": [{"$ne": None}]}, 422, {"tags"}),
+            "repeated cohorts": ({"cohorts": ["7a", "7a"]}, 422, {"cohorts"}),
+            "zero max score": ({"rubric": [{"criterion": "A", "max_score": 0}]}, 422, {"rubric"}),
+            "unknown review setting": ({"review": {"blind": True, "anonymous": 1}}, 422, {"review"}),
+            "prerequisite not an id": ({"prerequisites": ["abc"]}, 422, {"prerequisites"}),
+            "prerequisite unknown": ({"prerequisites": ["0" * 24]}, 422, {"prerequisites"}),
+        },
+    ),
+    WriteEndpoint(
+        "edit challenge",
+        "PATCH",
+        "/challenges/{draft}",
+        OWNER_TEACHER,
+        lambda: {"title": "Renamed", "points": 20},
+        ("title", "description"),
+        {
+            "null title": ({"title": None}, 422, {"title"}),
+            "overlong title": ({"title": "t" * 201}, 422, {"title"}),
+            "end before start": (
+                {"starts_at": SOON.isoformat(), "ends_at": (SOON - timedelta(hours=1)).isoformat()},
+                422,
+                {"ends_at"},
+            ),
+            "points as text": ({"points": "20"}, 422, {"points"}),
+            "own prerequisite": ({"prerequisites": ["{draft}"]}, 422, {"prerequisites"}),
+        },
+    ),
+    WriteEndpoint(
+        "submit",
+        "POST",
+        "/challenges/{challenge}/submissions",
+        OTHER_LEARNER,
+        submission_body,
+        ("content",),
+        {
+            "overlong content": ({"content": "c" * 20_001}, 422, {"content"}),
+            "too many links": ({"links": [f"https://example.org/{n}" for n in range(11)]}, 422, {"links"}),
+            "link not a url": ({"links": ["not a url"]}, 422, {"links"}),
+            "script link": ({"links": ["javascript:alert(1)"]}, 422, {"links"}),
+            "links not a list": ({"links": "https://example.org"}, 422, {"links"}),
+        },
+    ),
+    WriteEndpoint(
+        "revise submission",
+        "PUT",
+        "/submissions/{submission}",
+        LEARNER,
+        submission_body,
+        ("content",),
+        {
+            "overlong content": ({"content": "c" * 20_001}, 422, {"content"}),
+            "link not a url": ({"links": ["ftp://example.org/a"]}, 422, {"links"}),
+        },
+    ),
+    WriteEndpoint(
+        "share resource",
+        "POST",
+        "/resources",
+        LEARNER,
+        resource_body,
+        ("url", "title", "summary"),
+        {
+            "overlong title": ({"title": "t" * 201}, 422, {"title"}),
+            "overlong summary": ({"summary": "s" * 5_001}, 422, {"summary"}),
+            "overlong url": ({"url": "https://example.org/" + "a" * 2_100}, 422, {"url"}),
+            "not http": ({"url": "ftp://example.org/file"}, 422, {"url"}),
+            "script url": ({"url": "javascript:alert(1)"}, 422, {"url"}),
+            "bad tag": ({"tags": ["no/slashes"]}, 422, {"tags"}),
+            "challenge not an id": ({"challenge_id": "abc"}, 422, {"challenge_id"}),
+            "unknown challenge": ({"challenge_id": "0" * 24}, 404, set()),
+            "zero review interval": ({"review_interval_days": 0}, 422, {"review_interval_days"}),
+        },
+    ),
+    WriteEndpoint(
+        "flag resource",
+        "POST",
+        "/resources/{resource}/flags",
+        OTHER_LEARNER,
+        lambda: {"reason": "outdated", "note": "Pluto is no longer a planet"},
+        ("reason", "note"),
+        {
+            "unknown reason": ({"reason": "boring"}, 422, {"reason"}),
+            "overlong note": ({"note": "n" * 1_001}, 422, {"note"}),
+            "empty note": ({"note": ""}, 422, {"note"}),
+        },
+    ),
+    WriteEndpoint(
+        "propose revision",
+        "POST",
+        "/resources/{resource}/revisions",
+        OTHER_LEARNER,
+        revision_body,
+        ("summary", "note"),
+        {
+            "overlong summary": ({"summary": "s" * 5_001}, 422, {"summary"}),
+            "overlong note": ({"note": "n" * 2_001}, 422, {"note"}),
+            "source not a url": ({"sources": ["somewhere"]}, 422, {"sources"}),
+            "too many sources": ({"sources": [f"https://example.org/{n}" for n in range(11)]}, 422, {"sources"}),
+            "url not http": ({"url": "mailto:someone@example.org"}, 422, {"url"}),
+        },
+    ),
+    WriteEndpoint(
+        "decide revision",
+        "POST",
+        "/resources/{resource}/revisions/{revision}/decision",
+        OWNER_TEACHER,
+        lambda: {"decision": "accept", "reason": "Checked against the IAU's resolution"},
+        ("decision", "reason"),
+        {
+            "unknown decision": ({"decision": "maybe"}, 422, {"decision"}),
+            "overlong reason": ({"reason": "r" * 1_001}, 422, {"reason"}),
+        },
+    ),
+    WriteEndpoint("endorse resource", "POST", "/resources/{resource}/endorsements", OTHER_LEARNER, None),
+    WriteEndpoint("publish challenge", "POST", "/challenges/{draft}/publish", OWNER_TEACHER, None),
+    WriteEndpoint("close challenge", "POST", "/challenges/{challenge}/close", OWNER_TEACHER, None),
+    WriteEndpoint("archive challenge", "POST", "/challenges/{draft}/archive", OWNER_TEACHER, None),
+    WriteEndpoint("withdraw submission", "POST", "/submissions/{submission}/withdraw", LEARNER, None),
+)
+
+
+def _generic_cases(endpoint: WriteEndpoint) -> list[tuple[str, Any]]:
+    """Return (case name, request tweak) pairs every body endpoint must refuse."""
+    if endpoint.body is None:
+        return []
+    cases: list[tuple[str, Any]] = [
+        ("malformed JSON", {"data": '{"title": ', "status": 400, "fields": set()}),
+        ("a list instead of an object", {"json": "list", "status": 422, "fields": set()}),
+        ("a huge body", {"json": {"padding": HUGE}, "status": 413, "fields": set()}),
+        ("an unknown field", {"json": {"is_admin": True}, "status": 422, "fields": {"is_admin"}}),
+        ("an operator key", {"json": {"$where": "1"}, "status": 422, "fields": {"$where"}}),
+    ]
+    for name in endpoint.text_fields:
+        cases.append((f"operator injection in {name}", {"json": {name: {"$gt": ""}}, "status": 422, "fields": {name}}))
+        cases.append((f"a number as {name}", {"json": {name: 12345}, "status": 422, "fields": {name}}))
+        cases.append((f"a list as {name}", {"json": {name: ["a"]}, "status": 422, "fields": {name}}))
+    for case_name, (values, status, names) in endpoint.cases.items():
+        cases.append((case_name, {"json": values, "status": status, "fields": names}))
+    return cases
+
+
+BODY_CASES = [
+    pytest.param(endpoint, tweak, id=f"{endpoint.name}: {case_name}")
+    for endpoint in ENDPOINTS
+    for case_name, tweak in _generic_cases(endpoint)
+]
+ID_CASES = [
+    pytest.param(endpoint, bad_id, id=f"{endpoint.name}: id {bad_id}")
+    for endpoint in ENDPOINTS
+    if "{" in endpoint.path
+    for bad_id in NOT_FOUND_IDS
+]
+
+
+def _snapshot(app: Flask, redis_url: str) -> dict[str, Any]:
+    """Return every document of every collection and every RQ queue's contents."""
+    database = app.extensions["connective"].dependencies.mongo.database
+    collections = {
+        name: sorted(json.dumps(document, default=str, sort_keys=True) for document in database[name].find({}))
+        for name in sorted(database.list_collection_names())
+    }
+    client = redis.Redis.from_url(redis_url)
+    queues = {key.decode(): client.lrange(key, 0, -1) for key in sorted(client.scan_iter("rq:queue:*"))}
+    return {"collections": collections, "queues": queues}
+
+
+def _send(client: FlaskClient, endpoint: WriteEndpoint, path: str, **request: Any) -> Any:
+    return client.open(path, method=endpoint.method, headers=endpoint.headers, **request)
+
+
+def _fill(world: World, value: Any) -> Any:
+    if isinstance(value, str):
+        return world.fill(value) if "{" in value and "}" in value else value
+    if isinstance(value, list):
+        return [_fill(world, item) for item in value]
+    if isinstance(value, dict):
+        return {key: _fill(world, item) for key, item in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("endpoint", [pytest.param(endpoint, id=endpoint.name) for endpoint in ENDPOINTS])
+def test_the_valid_request_succeeds(challenges: FlaskClient, endpoint: WriteEndpoint) -> None:
+    world = build_world(challenges)
+    response = _send(challenges, endpoint, world.fill(endpoint.path), json=endpoint.body() if endpoint.body else None)
+    assert response.status_code in (200, 201), response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("endpoint", "tweak"), BODY_CASES)
+def test_bad_body_is_refused_and_changes_nothing(
+    challenges: FlaskClient, challenges_app: Flask, redis_url: str, endpoint: WriteEndpoint, tweak: dict[str, Any]
+) -> None:
+    assert endpoint.body is not None
+    world = build_world(challenges)
+    before = _snapshot(challenges_app, redis_url)
+    path = world.fill(endpoint.path)
+    if "data" in tweak:
+        response = _send(challenges, endpoint, path, data=tweak["data"], content_type="application/json")
+    elif tweak["json"] == "list":
+        response = _send(challenges, endpoint, path, json=[endpoint.body()])
+    else:
+        response = _send(challenges, endpoint, path, json={**endpoint.body(), **_fill(world, tweak["json"])})
+    assert response.status_code == tweak["status"], response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["status"] == tweak["status"]
+    assert problem["detail"]
+    for name in tweak["fields"]:
+        # Items of lists and nested objects are named by their path: `links.0`, `rubric.0.max_score`.
+        named = [key for key in problem.get("errors", {}) if key == name or key.startswith(f"{name}.")]
+        assert named, f"{name} is not named in {problem}"
+    assert _snapshot(challenges_app, redis_url) == before
+
+
+@pytest.mark.parametrize(("endpoint", "bad_id"), ID_CASES)
+def test_an_unknown_or_malformed_id_is_not_found_and_changes_nothing(
+    challenges: FlaskClient, challenges_app: Flask, redis_url: str, endpoint: WriteEndpoint, bad_id: str
+) -> None:
+    world = build_world(challenges)
+    before = _snapshot(challenges_app, redis_url)
+    path = endpoint.path
+    for placeholder in ("{challenge}", "{draft}", "{submission}", "{resource}", "{revision}"):
+        path = path.replace(placeholder, bad_id, 1) if placeholder in path else path
+    response = _send(challenges, endpoint, world.fill(path), json=endpoint.body() if endpoint.body else None)
+    assert response.status_code == 404, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert _snapshot(challenges_app, redis_url) == before
