@@ -47,6 +47,9 @@ class ProblemSchema(Schema):
         fields.String(), metadata={"description": "Challenges to submit to first (409 on submitting only)"}
     )
     max_versions = fields.Integer(metadata={"description": "The most versions a submission keeps (409 only)"})
+    revision_status = fields.String(
+        metadata={"description": "Where a revision stands when a decision on it conflicts (409 only)"}
+    )
 
 
 class ConnectiveApi(Api):

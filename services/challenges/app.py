@@ -14,6 +14,7 @@ from services.challenges.domain.errors import (
     NotFound,
     TooLarge,
 )
+from services.challenges.domain.submissions import DuplicateSubmission
 from services.challenges.routes import challenges, resources, submissions
 from services.challenges.settings import load_settings
 from shared.errors import Problem, problem_response
@@ -29,6 +30,7 @@ admin, service), optional `cohorts`, and `exp`. Errors are `application/problem+
 # The most specific class first: DuplicateResource is an InvalidState, InvalidUrl an InvalidField.
 _PROBLEMS: tuple[tuple[type[DomainError], int, str], ...] = (
     (DuplicateResource, 409, "duplicate-resource"),
+    (DuplicateSubmission, 409, "duplicate-submission"),
     (NotFound, 404, "not-found"),
     (Forbidden, 403, "forbidden"),
     (InvalidState, 409, "invalid-state"),

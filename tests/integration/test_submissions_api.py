@@ -278,6 +278,7 @@ def test_a_second_submission_is_refused_naming_the_first(
     )
     problem = _problem(response, 409)
     assert problem["existing_id"] == first["id"]
+    assert problem["type"].endswith("/duplicate-submission")
     assert "PUT" in problem["detail"]
     (stored,) = _stored(challenges_app)
     assert stored["content"] == first["content"]
