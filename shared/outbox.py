@@ -41,6 +41,13 @@ def outbox_update(events: Sequence[Event], now: datetime) -> dict[str, dict[str,
     }
 
 
+def with_outbox(update: dict[str, Any], events: Sequence[Event], now: datetime) -> dict[str, Any]:
+    """Return `update` (an update document) extended to add `events` to the document's outbox."""
+    for operator, values in outbox_update(events, now).items():
+        update.setdefault(operator, {}).update(values)
+    return update
+
+
 def ensure_outbox_index(database: Database[Any], collection: str) -> None:
     """Index the pending marker so the relay finds pending documents without a scan."""
     database[collection].create_index([(OUTBOX_SINCE_FIELD, 1)], sparse=True, name="outbox_pending")

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.factories import challenge_body, resource_body
-from tests.integration.world import PRINCIPALS, build_world, revision_body, submission_body
+from tests.factories import challenge_body, resource_body, revision_body, submission_body
+from tests.integration.world import PRINCIPALS, build_world
 
 pytestmark = pytest.mark.integration
 

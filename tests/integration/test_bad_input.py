@@ -20,15 +20,13 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.factories import challenge_body, resource_body
+from tests.factories import challenge_body, resource_body, revision_body, submission_body
 from tests.integration.world import (
     LEARNER,
     OTHER_LEARNER,
     OWNER_TEACHER,
     World,
     build_world,
-    revision_body,
-    submission_body,
 )
 
 pytestmark = pytest.mark.integration

@@ -9,13 +9,12 @@ The role/ownership matrix and the bad-input table both start from this world:
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.factories import bearer, challenge_body, resource_body
+from tests.factories import bearer, challenge_body, resource_body, revision_body, submission_body
 
 ANONYMOUS: dict[str, str] = {}
 LEARNER = bearer("alice", "learner", cohorts=("7a",))
@@ -61,27 +60,6 @@ def _created(response: Any) -> str:
     assert response.status_code == 201, response.get_data(as_text=True)
     identifier: str = response.get_json()["id"]
     return identifier
-
-
-def submission_body(**overrides: Any) -> dict[str, Any]:
-    """Return a valid submission body."""
-    body: dict[str, Any] = {
-        "content": "Plants turn light, water and air into sugar and oxygen.",
-        "links": ["https://en.wikipedia.org/wiki/Photosynthesis"],
-    }
-    body.update(overrides)
-    return body
-
-
-def revision_body(**overrides: Any) -> dict[str, Any]:
-    """Return a valid revision proposal body."""
-    body: dict[str, Any] = {
-        "summary": f"Since 2006 Pluto has been a dwarf planet ({uuid.uuid4().hex[:6]}).",
-        "note": "The IAU changed the definition of a planet in 2006.",
-        "sources": ["https://www.iau.org/news/pressreleases/detail/iau0603/"],
-    }
-    body.update(overrides)
-    return body
 
 
 def build_world(client: FlaskClient) -> World:

@@ -20,9 +20,9 @@ from services.challenges.domain.challenges import (
     Criterion,
     ReviewSettings,
 )
-from services.challenges.repository.store import PUBLIC_PROJECTION, Store
+from services.challenges.repository.store import PUBLIC_PROJECTION, Store, find_page
 from shared.contracts.events import Event
-from shared.outbox import ensure_outbox_index, outbox_fields, outbox_update
+from shared.outbox import ensure_outbox_index, outbox_fields, with_outbox
 
 CHALLENGES = "challenges"
 # Challenges without an end sort after every dated one when ordering by `ends_at`.
@@ -156,8 +156,7 @@ class ChallengeRepository:
         for name in ("_id", "created_at", "owner_id"):
             fields.pop(name)
         update: dict[str, Any] = {"$set": fields}
-        for operator, values in outbox_update(events, now).items():
-            update.setdefault(operator, {}).update(values)
+        with_outbox(update, events, now)
         result = self._challenges.update_one({"_id": challenge.id, "version": expected_version}, update)
         return result.modified_count == 1
 
@@ -178,6 +177,7 @@ class ChallengeRepository:
     def search(self, query: ChallengeQuery, *, limit: int, offset: int) -> tuple[list[Challenge], int]:
         """Return a page of matching challenges in the query's order, and how many match in all."""
         filters = _filters(query)
-        total = self._challenges.count_documents(filters)
-        cursor = self._challenges.find(filters, PUBLIC_PROJECTION).sort(_SORTS[query.sort]).skip(offset).limit(limit)
-        return [_challenge(document) for document in cursor], total
+        documents, total = find_page(
+            self._challenges, filters, projection=PUBLIC_PROJECTION, sort=_SORTS[query.sort], limit=limit, offset=offset
+        )
+        return [_challenge(document) for document in documents], total

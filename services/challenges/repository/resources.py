@@ -24,9 +24,9 @@ from services.challenges.domain.resources import (
     ResourceQuery,
     ResourceSort,
 )
-from services.challenges.repository.store import PUBLIC_PROJECTION, Store
+from services.challenges.repository.store import PUBLIC_PROJECTION, Store, find_page
 from shared.contracts.events import Event
-from shared.outbox import ensure_outbox_index, outbox_fields, outbox_update
+from shared.outbox import ensure_outbox_index, outbox_fields, with_outbox
 
 RESOURCES = "resources"
 # Reads never return who endorsed (it grows with every endorsement and only the write filter needs it).
@@ -216,12 +216,6 @@ def _filters(query: ResourceQuery) -> dict[str, Any]:
     return {"$and": clauses} if clauses else {}
 
 
-def _with_outbox(update: dict[str, Any], events: Sequence[Event], now: datetime) -> dict[str, Any]:
-    for operator, values in outbox_update(events, now).items():
-        update.setdefault(operator, {}).update(values)
-    return update
-
-
 class ResourceRepository:
     """Shared resources; the canonical URL is unique; endorsements and flags live in the resource's document."""
 
@@ -269,7 +263,7 @@ class ResourceRepository:
                 "endorsers": {"$ne": user_id},
                 "endorsement_count": resource.endorsement_count,
             },
-            _with_outbox({"$push": {"endorsers": user_id}, "$inc": {"endorsement_count": 1}}, events, now),
+            with_outbox({"$push": {"endorsers": user_id}, "$inc": {"endorsement_count": 1}}, events, now),
         )
         return result.modified_count == 1
 
@@ -277,7 +271,7 @@ class ResourceRepository:
         """Add a flag unless its flagger has an open one for the same reason or the cap is reached; return whether."""
         result = self._resources.update_one(
             {"_id": resource_id, "open_flag_keys": {"$ne": flag.key}, "flag_count": {"$lt": MAX_FLAGS}},
-            _with_outbox(
+            with_outbox(
                 {
                     "$push": {"flags": _flag_document(flag), "open_flag_keys": flag.key},
                     "$addToSet": {"open_flag_reasons": flag.reason.value},
@@ -322,7 +316,7 @@ class ResourceRepository:
                     "flag_count": len(before.flags),
                     "applied_revisions": {"$ne": applied.revision_id},
                 },
-                _with_outbox(update, events, now),
+                with_outbox(update, events, now),
             )
         except (DuplicateKeyError, OperationFailure) as error:
             if not is_duplicate_key(error):
@@ -333,6 +327,7 @@ class ResourceRepository:
     def search(self, query: ResourceQuery, *, limit: int, offset: int) -> tuple[list[Resource], int]:
         """Return a page of matching resources in the query's order, and how many match in all."""
         filters = _filters(query)
-        total = self._resources.count_documents(filters)
-        cursor = self._resources.find(filters, _READ_PROJECTION).sort(_SORTS[query.sort]).skip(offset).limit(limit)
-        return [_resource(document) for document in cursor], total
+        documents, total = find_page(
+            self._resources, filters, projection=_READ_PROJECTION, sort=_SORTS[query.sort], limit=limit, offset=offset
+        )
+        return [_resource(document) for document in documents], total

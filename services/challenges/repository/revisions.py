@@ -12,9 +12,9 @@ from pymongo.database import Database
 
 from services.challenges.domain.revisions import FieldChange, Revision, RevisionStatus
 from services.challenges.repository.resources import decision_document, decision_from
-from services.challenges.repository.store import PUBLIC_PROJECTION, Store
+from services.challenges.repository.store import PUBLIC_PROJECTION, Store, find_page
 from shared.contracts.events import Event
-from shared.outbox import ensure_outbox_index, outbox_fields, outbox_update
+from shared.outbox import ensure_outbox_index, outbox_fields, with_outbox
 
 REVISIONS = "revisions"
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
@@ -95,9 +95,10 @@ class RevisionRepository:
         filters: dict[str, Any] = {"resource_id": resource_id}
         if status is not None:
             filters["status"] = status.value
-        total = self._revisions.count_documents(filters)
-        cursor = self._revisions.find(filters, PUBLIC_PROJECTION).sort(_NEWEST_FIRST).skip(offset).limit(limit)
-        return [_revision(document) for document in cursor], total
+        documents, total = find_page(
+            self._revisions, filters, projection=PUBLIC_PROJECTION, sort=_NEWEST_FIRST, limit=limit, offset=offset
+        )
+        return [_revision(document) for document in documents], total
 
     def decide(
         self,
@@ -117,7 +118,6 @@ class RevisionRepository:
                 "resolved_flag_ids": list(decided.resolved_flag_ids),
             }
         }
-        for operator, values in outbox_update(events, now).items():
-            update.setdefault(operator, {}).update(values)
+        with_outbox(update, events, now)
         result = self._revisions.update_one({"_id": decided.id, "status": from_status.value}, update)
         return result.modified_count == 1

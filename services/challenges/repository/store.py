@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bson import ObjectId
@@ -42,3 +42,18 @@ class Store:
                         create_indexes(database)
                     self._ready = True
         return self._database()[name]
+
+
+def find_page(
+    collection: Collection[Any],
+    filters: Mapping[str, Any],
+    *,
+    projection: Mapping[str, Any],
+    sort: Sequence[tuple[str, int]],
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of matching documents in `sort` order, and how many match in all."""
+    total = collection.count_documents(filters)
+    cursor = collection.find(filters, projection).sort(list(sort)).skip(offset).limit(limit)
+    return list(cursor), total

@@ -20,9 +20,9 @@ from services.challenges.domain.submissions import (
     SubmissionStatus,
     SubmissionVersion,
 )
-from services.challenges.repository.store import PUBLIC_PROJECTION, Store
+from services.challenges.repository.store import PUBLIC_PROJECTION, Store, find_page
 from shared.contracts.events import Event
-from shared.outbox import ensure_outbox_index, outbox_fields, outbox_update
+from shared.outbox import ensure_outbox_index, outbox_fields, with_outbox
 
 SUBMISSIONS = "submissions"
 # Reads of a submission leave its past versions (up to 50 of them) on the server.
@@ -190,8 +190,7 @@ class SubmissionRepository:
         update: dict[str, Any] = {"$set": _saved_fields(submission)}
         if submission.version != expected_version:
             update["$push"] = {"versions": _version_document(submission.current_version)}
-        for operator, values in outbox_update(events, now).items():
-            update.setdefault(operator, {}).update(values)
+        with_outbox(update, events, now)
         status = _WITHDRAWN if was_withdrawn else {"$ne": _WITHDRAWN}
         result = self._submissions.update_one(
             {"_id": submission.id, "version": expected_version, "status": status}, update
@@ -215,14 +214,15 @@ class SubmissionRepository:
             filters["author_id"] = query.author_id
         if query.status is not None:
             filters["status"] = query.status.value
-        total = self._submissions.count_documents(filters)
-        cursor = (
-            self._submissions.find(filters, _CURRENT_PROJECTION)
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .skip(offset)
-            .limit(limit)
+        documents, total = find_page(
+            self._submissions,
+            filters,
+            projection=_CURRENT_PROJECTION,
+            sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
+            limit=limit,
+            offset=offset,
         )
-        return [_submission(document) for document in cursor], total
+        return [_submission(document) for document in documents], total
 
     def add_reviewer(self, submission_id: str, reviewer_id: str) -> bool:
         """Let a reviewer read the submission (a repeat changes nothing); return whether the submission exists."""

@@ -55,7 +55,7 @@ class ChallengeCreateSchema(StrictSchema):
         load_default=list,
         validate=validate.Length(max=MAX_PREREQUISITES),
         metadata={
-            "description": "Challenges a learner must have submitted to (not withdrawn) before taking part",
+            "description": "Submission challenges a learner must have submitted to (not withdrawn) before taking part",
             "example": [],
         },
     )

@@ -78,6 +78,12 @@ def _check_prerequisites(challenge_id: str, prerequisites: tuple[str, ...], cont
     missing = [identifier for identifier in prerequisites if identifier not in found]
     if missing:
         raise InvalidField("prerequisites", f"No challenge with id {missing[0]}")
+    not_submission = [identifier for identifier in prerequisites if found[identifier].kind != ChallengeKind.SUBMISSION]
+    if not_submission:
+        raise InvalidField(
+            "prerequisites",
+            f"Challenge {not_submission[0]} takes no submissions; a prerequisite is completed by submitting to it",
+        )
     if rules.prerequisite_cycle(challenge_id, prerequisites, context.repositories.challenges.prerequisite_graph()):
         raise InvalidField("prerequisites", "These prerequisites would make challenges wait on each other")
 

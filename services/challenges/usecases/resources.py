@@ -8,6 +8,7 @@ from services.challenges.domain import resources as rules
 from services.challenges.domain.challenges import check_accepting
 from services.challenges.domain.errors import InvalidState, NotFound
 from services.challenges.domain.resources import Flag, FlagReason, Resource, ResourceQuery, ResourceSort
+from services.challenges.domain.submissions import check_prerequisites
 from services.challenges.domain.urls import canonicalize_url
 from services.challenges.repository.resources import RESOURCES
 from services.challenges.repository.store import new_id
@@ -26,7 +27,12 @@ def share_resource(fields: dict[str, Any], *, actor: Principal, context: Context
     challenge_id = fields.get("challenge_id")
     now = context.clock()
     if challenge_id is not None:
-        check_accepting(get_challenge(challenge_id, actor=actor, context=context), now)
+        challenge = get_challenge(challenge_id, actor=actor, context=context)
+        check_accepting(challenge, now)
+        if not actor.is_staff:
+            # Sharing to a challenge is taking part in it: its prerequisites apply as to submitting.
+            satisfied = context.repositories.submissions.submitted_challenges(actor.user_id, challenge.prerequisites)
+            check_prerequisites(challenge.prerequisites, satisfied)
     tags = tuple(fields.get("tags", ()))
     review_interval_days = fields.get("review_interval_days")
     resource = Resource(
