@@ -12,11 +12,11 @@ from flask.testing import FlaskClient
 from services.challenges.usecases.challenges import close_due_challenges
 from shared.contracts.payloads import load_payload
 from tests.factories import bearer, challenge_body
+from tests.integration import api
 from tests.integration.conftest import EventRecorder
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 TEACHER = bearer("teacher-1", "teacher")
 OTHER_TEACHER = bearer("teacher-2", "teacher")
 ADMIN = bearer("admin-1", "admin")
@@ -25,37 +25,12 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def _create(client: FlaskClient, headers: dict[str, str] = TEACHER, **overrides: Any) -> dict[str, Any]:
-    response = client.post("/challenges", json=challenge_body(**overrides), headers=headers)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    body: dict[str, Any] = response.get_json()
-    return body
+    return api.created(client.post("/challenges", json=challenge_body(**overrides), headers=headers))
 
 
 def _published(client: FlaskClient, **overrides: Any) -> dict[str, Any]:
     challenge = _create(client, **overrides)
-    response = client.post(f"/challenges/{challenge['id']}/publish", headers=TEACHER)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
-def _problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
-def _stored(app: Flask, challenge_id: str) -> dict[str, Any]:
-    document: dict[str, Any] = (
-        app.extensions["connective"].dependencies.mongo.database["challenges"].find_one({"_id": challenge_id})
-    )
-    return document
-
-
-def _ids(response: Any) -> list[str]:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return [item["id"] for item in response.get_json()["items"]]
+    return api.ok(client.post(f"/challenges/{challenge['id']}/publish", headers=TEACHER))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -71,9 +46,7 @@ def test_teacher_edits_anything_in_a_draft(challenges: FlaskClient) -> None:
         "rubric": [{"criterion": "Clarity", "max_score": 4}],
         "review": {"reviewers_per_submission": 2, "due_hours": 24, "blind": False},
     }
-    response = challenges.patch(f"/challenges/{challenge['id']}", json=changes, headers=TEACHER)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    edited = response.get_json()
+    edited = api.ok(challenges.patch(f"/challenges/{challenge['id']}", json=changes, headers=TEACHER))
     assert edited["title"] == "Photosynthesis, revisited"
     assert (edited["points"], edited["cohorts"]) == (80, ["c1"])
     assert edited["rubric"] == [{"criterion": "Clarity", "max_score": 4, "description": ""}]
@@ -84,23 +57,22 @@ def test_teacher_edits_anything_in_a_draft(challenges: FlaskClient) -> None:
 
 def test_a_published_challenge_keeps_its_points_and_rubric(challenges: FlaskClient, challenges_app: Flask) -> None:
     challenge = _published(challenges)
-    before = _stored(challenges_app, challenge["id"])
-    body = _problem(challenges.patch(f"/challenges/{challenge['id']}", json={"points": 1}, headers=TEACHER), 409)
+    before = api.stored(challenges_app, "challenges", challenge["id"])
+    body = api.problem(challenges.patch(f"/challenges/{challenge['id']}", json={"points": 1}, headers=TEACHER), 409)
     assert "points" in body["detail"]
-    assert _stored(challenges_app, challenge["id"]) == before
+    assert api.stored(challenges_app, "challenges", challenge["id"]) == before
 
 
 def test_a_published_challenge_can_extend_its_deadline(challenges: FlaskClient) -> None:
     challenge = _published(challenges, ends_at=(NOW + timedelta(days=2)).isoformat())
     later = (NOW + timedelta(days=9)).isoformat()
-    response = challenges.patch(f"/challenges/{challenge['id']}", json={"ends_at": later}, headers=TEACHER)
-    assert response.status_code == 200
-    assert datetime.fromisoformat(response.get_json()["ends_at"]) == NOW + timedelta(days=9)
+    extended = api.ok(challenges.patch(f"/challenges/{challenge['id']}", json={"ends_at": later}, headers=TEACHER))
+    assert datetime.fromisoformat(extended["ends_at"]) == NOW + timedelta(days=9)
 
 
 def test_an_edit_putting_the_end_before_the_stored_start_names_ends_at(challenges: FlaskClient) -> None:
     challenge = _create(challenges, starts_at=(NOW + timedelta(days=5)).isoformat())
-    body = _problem(
+    body = api.problem(
         challenges.patch(
             f"/challenges/{challenge['id']}", json={"ends_at": (NOW + timedelta(days=1)).isoformat()}, headers=TEACHER
         ),
@@ -111,20 +83,19 @@ def test_an_edit_putting_the_end_before_the_stored_start_names_ends_at(challenge
 
 def test_an_empty_edit_is_refused(challenges: FlaskClient) -> None:
     challenge = _create(challenges)
-    _problem(challenges.patch(f"/challenges/{challenge['id']}", json={}, headers=TEACHER), 422)
+    api.problem(challenges.patch(f"/challenges/{challenge['id']}", json={}, headers=TEACHER), 422)
 
 
 def test_removing_the_end_of_a_draft_with_null(challenges: FlaskClient) -> None:
     challenge = _create(challenges, ends_at=(NOW + timedelta(days=2)).isoformat())
-    response = challenges.patch(f"/challenges/{challenge['id']}", json={"ends_at": None}, headers=TEACHER)
-    assert response.status_code == 200
-    assert response.get_json()["ends_at"] is None
+    edited = api.ok(challenges.patch(f"/challenges/{challenge['id']}", json={"ends_at": None}, headers=TEACHER))
+    assert edited["ends_at"] is None
 
 
 @pytest.mark.parametrize("headers", [OTHER_TEACHER, LEARNER])
 def test_only_the_owner_or_an_admin_edits(challenges: FlaskClient, headers: dict[str, str]) -> None:
     challenge = _published(challenges)
-    _problem(challenges.patch(f"/challenges/{challenge['id']}", json={"title": "x"}, headers=headers), 403)
+    api.problem(challenges.patch(f"/challenges/{challenge['id']}", json={"title": "x"}, headers=headers), 403)
     response = challenges.patch(f"/challenges/{challenge['id']}", json={"title": "By admin"}, headers=ADMIN)
     assert response.get_json()["title"] == "By admin"
 
@@ -133,10 +104,9 @@ def test_an_edit_based_on_a_stale_read_is_refused(challenges: FlaskClient, chall
     challenge = _create(challenges)
     repository = challenges_app.extensions["connective"].dependencies.repositories.challenges
     stale = repository.get(challenge["id"])
-    first = challenges.patch(f"/challenges/{challenge['id']}", json={"title": "First"}, headers=TEACHER)
-    assert first.status_code == 200
+    api.ok(challenges.patch(f"/challenges/{challenge['id']}", json={"title": "First"}, headers=TEACHER))
     assert not repository.save(stale, stale.version, [], NOW)
-    assert _stored(challenges_app, challenge["id"])["title"] == "First"
+    assert api.stored(challenges_app, "challenges", challenge["id"])["title"] == "First"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -144,9 +114,11 @@ def test_an_edit_based_on_a_stale_read_is_refused(challenges: FlaskClient, chall
 
 
 def test_prerequisites_must_exist(challenges: FlaskClient, challenges_app: Flask) -> None:
-    body = _problem(challenges.post("/challenges", json=challenge_body(prerequisites=["0" * 24]), headers=TEACHER), 422)
+    body = api.problem(
+        challenges.post("/challenges", json=challenge_body(prerequisites=["0" * 24]), headers=TEACHER), 422
+    )
     assert set(body["errors"]) == {"prerequisites"}
-    assert challenges_app.extensions["connective"].dependencies.mongo.database["challenges"].count_documents({}) == 0
+    assert api.database(challenges_app)["challenges"].count_documents({}) == 0
 
 
 def test_prerequisites_may_not_form_a_loop(challenges: FlaskClient) -> None:
@@ -154,9 +126,9 @@ def test_prerequisites_may_not_form_a_loop(challenges: FlaskClient) -> None:
     second = _create(challenges, prerequisites=[first["id"]])
     assert second["prerequisites"] == [first["id"]]
     response = challenges.patch(f"/challenges/{first['id']}", json={"prerequisites": [second["id"]]}, headers=TEACHER)
-    assert set(_problem(response, 422)["errors"]) == {"prerequisites"}
+    assert set(api.problem(response, 422)["errors"]) == {"prerequisites"}
     response = challenges.patch(f"/challenges/{first['id']}", json={"prerequisites": [first["id"]]}, headers=TEACHER)
-    assert set(_problem(response, 422)["errors"]) == {"prerequisites"}
+    assert set(api.problem(response, 422)["errors"]) == {"prerequisites"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -167,13 +139,11 @@ def test_teacher_closes_a_challenge_and_consumers_hear_of_it_once(
     challenges: FlaskClient, published: EventRecorder
 ) -> None:
     challenge = _published(challenges)
-    response = challenges.post(f"/challenges/{challenge['id']}/close", headers=TEACHER)
-    assert response.status_code == 200
-    closed = response.get_json()
+    closed = api.ok(challenges.post(f"/challenges/{challenge['id']}/close", headers=TEACHER))
     assert closed["status"] == "closed"
     assert closed["open"] is False
     assert closed["closed_at"]
-    _problem(challenges.post(f"/challenges/{challenge['id']}/close", headers=TEACHER), 409)
+    api.problem(challenges.post(f"/challenges/{challenge['id']}/close", headers=TEACHER), 409)
     (event,) = published.of_type("challenge.closed")
     data = load_payload(event.type, event.data)
     assert (data["challenge_id"], data["owner_id"], event.actor_id) == (challenge["id"], "teacher-1", "teacher-1")
@@ -181,7 +151,7 @@ def test_teacher_closes_a_challenge_and_consumers_hear_of_it_once(
 
 def test_a_draft_cannot_be_closed(challenges: FlaskClient) -> None:
     challenge = _create(challenges)
-    _problem(challenges.post(f"/challenges/{challenge['id']}/close", headers=TEACHER), 409)
+    api.problem(challenges.post(f"/challenges/{challenge['id']}/close", headers=TEACHER), 409)
 
 
 def test_a_challenge_closes_by_itself_at_its_end(
@@ -194,13 +164,15 @@ def test_a_challenge_closes_by_itself_at_its_end(
     seen = challenges.get(f"/challenges/{challenge['id']}", headers=LEARNER).get_json()
     assert (seen["status"], seen["open"]) == ("closed", False)
     assert datetime.fromisoformat(seen["closed_at"]) == end
-    assert _ids(challenges.get("/challenges", query_string={"status": "closed"}, headers=LEARNER)) == [challenge["id"]]
-    assert _ids(challenges.get("/challenges", query_string={"status": "published"}, headers=LEARNER)) == []
+    assert api.ids(challenges.get("/challenges", query_string={"status": "closed"}, headers=LEARNER)) == [
+        challenge["id"]
+    ]
+    assert api.ids(challenges.get("/challenges", query_string={"status": "published"}, headers=LEARNER)) == []
     # The worker's timer stores the closing and announces it exactly once, however often it runs.
     context = challenges_app.extensions["connective"].dependencies.context()
     assert close_due_challenges(context=context) == 1
     assert close_due_challenges(context=context) == 0
-    assert _stored(challenges_app, challenge["id"])["status"] == "closed"
+    assert api.stored(challenges_app, "challenges", challenge["id"])["status"] == "closed"
     (event,) = published.of_type("challenge.closed")
     assert event.actor_id is None
     assert load_payload(event.type, event.data)["closed_at"] == end
@@ -210,22 +182,20 @@ def test_closing_by_hand_after_the_end_is_a_conflict(challenges: FlaskClient, se
     end = NOW + timedelta(hours=1)
     challenge = _published(challenges, ends_at=end.isoformat())
     set_clock(end + timedelta(minutes=5))
-    _problem(challenges.post(f"/challenges/{challenge['id']}/close", headers=TEACHER), 409)
+    api.problem(challenges.post(f"/challenges/{challenge['id']}/close", headers=TEACHER), 409)
 
 
 def test_archiving_hides_a_closed_challenge_from_learners(challenges: FlaskClient) -> None:
     challenge = _published(challenges)
-    _problem(challenges.post(f"/challenges/{challenge['id']}/archive", headers=TEACHER), 409)
+    api.problem(challenges.post(f"/challenges/{challenge['id']}/archive", headers=TEACHER), 409)
     challenges.post(f"/challenges/{challenge['id']}/close", headers=TEACHER)
-    response = challenges.post(f"/challenges/{challenge['id']}/archive", headers=TEACHER)
-    assert response.status_code == 200
-    assert response.get_json()["status"] == "archived"
-    _problem(challenges.get(f"/challenges/{challenge['id']}", headers=LEARNER), 404)
-    assert _ids(challenges.get("/challenges", headers=LEARNER)) == []
-    assert _ids(challenges.get("/challenges", query_string={"status": "archived"}, headers=TEACHER)) == [
+    assert api.ok(challenges.post(f"/challenges/{challenge['id']}/archive", headers=TEACHER))["status"] == "archived"
+    api.problem(challenges.get(f"/challenges/{challenge['id']}", headers=LEARNER), 404)
+    assert api.ids(challenges.get("/challenges", headers=LEARNER)) == []
+    assert api.ids(challenges.get("/challenges", query_string={"status": "archived"}, headers=TEACHER)) == [
         challenge["id"]
     ]
-    _problem(challenges.patch(f"/challenges/{challenge['id']}", json={"title": "x"}, headers=TEACHER), 409)
+    api.problem(challenges.patch(f"/challenges/{challenge['id']}", json={"title": "x"}, headers=TEACHER), 409)
 
 
 def test_archiving_a_challenge_past_its_end_announces_its_closing(
@@ -250,7 +220,7 @@ def test_listing_filters_by_status_tag_kind_cohort_owner_and_openness(challenges
     by_admin = _create(challenges, headers=ADMIN)
 
     def listed(**query: Any) -> set[str]:
-        return set(_ids(challenges.get("/challenges", query_string=query, headers=TEACHER)))
+        return set(api.ids(challenges.get("/challenges", query_string=query, headers=TEACHER)))
 
     assert listed() == {draft["id"], biology["id"], physics["id"], future["id"], by_admin["id"]}
     assert listed(status="draft") == {draft["id"], by_admin["id"]}
@@ -263,7 +233,7 @@ def test_listing_filters_by_status_tag_kind_cohort_owner_and_openness(challenges
     assert listed(open="false") == {draft["id"], future["id"], by_admin["id"]}
     # A learner of another cohort sees neither drafts nor c1's challenge.
     other = bearer("bob", "learner", cohorts=("c2",))
-    assert set(_ids(challenges.get("/challenges", headers=other))) == {physics["id"], future["id"]}
+    assert set(api.ids(challenges.get("/challenges", headers=other))) == {physics["id"], future["id"]}
 
 
 def test_listing_sorts_and_pages_with_a_total(challenges: FlaskClient) -> None:
@@ -271,23 +241,23 @@ def test_listing_sorts_and_pages_with_a_total(challenges: FlaskClient) -> None:
     created = [_create(challenges, title=f"T{index}", ends_at=end.isoformat()) for index, end in enumerate(ends)]
     endless = _create(challenges, title="A without end")
     ids = [challenge["id"] for challenge in created]
-    assert _ids(challenges.get("/challenges", headers=TEACHER)) == [endless["id"], *reversed(ids)]
-    assert _ids(challenges.get("/challenges", query_string={"sort": "created_at"}, headers=TEACHER)) == [
+    assert api.ids(challenges.get("/challenges", headers=TEACHER)) == [endless["id"], *reversed(ids)]
+    assert api.ids(challenges.get("/challenges", query_string={"sort": "created_at"}, headers=TEACHER)) == [
         *ids,
         endless["id"],
     ]
-    assert _ids(challenges.get("/challenges", query_string={"sort": "ends_at"}, headers=TEACHER)) == [
+    assert api.ids(challenges.get("/challenges", query_string={"sort": "ends_at"}, headers=TEACHER)) == [
         ids[1],
         ids[2],
         ids[0],
         endless["id"],
     ]
-    assert _ids(challenges.get("/challenges", query_string={"sort": "title"}, headers=TEACHER))[0] == endless["id"]
+    assert api.ids(challenges.get("/challenges", query_string={"sort": "title"}, headers=TEACHER))[0] == endless["id"]
     page = challenges.get("/challenges", query_string={"limit": 2, "offset": 1}, headers=TEACHER).get_json()
     assert page["total"] == 4
     assert [item["id"] for item in page["items"]] == [ids[2], ids[1]]
 
 
 def test_an_unknown_sort_or_status_is_refused(challenges: FlaskClient) -> None:
-    assert set(_problem(challenges.get("/challenges?sort=points", headers=TEACHER), 422)["errors"]) == {"sort"}
-    assert set(_problem(challenges.get("/challenges?status=open", headers=TEACHER), 422)["errors"]) == {"status"}
+    assert set(api.problem(challenges.get("/challenges?sort=points", headers=TEACHER), 422)["errors"]) == {"sort"}
+    assert set(api.problem(challenges.get("/challenges?status=open", headers=TEACHER), 422)["errors"]) == {"status"}

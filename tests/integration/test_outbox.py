@@ -13,14 +13,11 @@ from services.challenges.app import create_app
 from services.challenges.repository.resources import RESOURCES
 from tests.conftest import SettingsFactory
 from tests.factories import bearer, resource_body
+from tests.integration import api
 
 pytestmark = pytest.mark.integration
 
 LEARNER = bearer("alice", "learner")
-
-
-def _resources(app: Flask) -> list[dict[str, Any]]:
-    return list(app.extensions["connective"].dependencies.mongo.database[RESOURCES].find({}))
 
 
 def test_an_event_survives_a_redis_outage_and_is_relayed_later(
@@ -31,7 +28,7 @@ def test_an_event_survives_a_redis_outage_and_is_relayed_later(
     down = create_app(unreachable)
     response = down.test_client().post("/resources", json=resource_body(), headers=LEARNER)
     assert response.status_code == 201
-    (stored,) = _resources(down)
+    (stored,) = api.documents(down, RESOURCES)
     assert len(stored["_outbox"]) == 1
     assert leaderboards_queue.count == 0
 
@@ -44,7 +41,7 @@ def test_an_event_survives_a_redis_outage_and_is_relayed_later(
     assert leaderboards_queue.count == 1
     (envelopes,) = leaderboards_queue.get_jobs()[0].args
     assert envelopes[0]["data"]["resource_id"] == response.get_json()["id"]
-    assert "_outbox" not in _resources(up)[0]
+    assert "_outbox" not in api.documents(up, RESOURCES)[0]
     assert outbox.relay_pending(now=later) == 0
     assert leaderboards_queue.count == 1
 
@@ -54,6 +51,6 @@ def test_a_relay_after_a_successful_publish_sends_nothing(
 ) -> None:
     challenges.post("/resources", json=resource_body(), headers=LEARNER)
     outbox = challenges_app.extensions["connective"].dependencies.outbox
-    (stored,) = _resources(challenges_app)
+    (stored,) = api.documents(challenges_app, RESOURCES)
     assert outbox.relay_pending(now=stored["created_at"] + timedelta(hours=1)) == 0
     assert leaderboards_queue.count == 1

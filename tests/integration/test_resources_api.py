@@ -15,11 +15,11 @@ from services.challenges.usecases.resources import endorse_resource
 from shared.contracts.auth import Principal
 from shared.contracts.payloads import load_payload
 from tests.factories import bearer, challenge_body, flag_body, resource_body, revision_body
+from tests.integration import api
 from tests.integration.conftest import EventRecorder
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 ALICE = bearer("alice", "learner", cohorts=("c1",))
 BOB = bearer("bob", "learner", cohorts=("c2",))
 CAROL = bearer("carol", "learner", cohorts=("c3",))
@@ -30,35 +30,6 @@ MISSING_ID = "0" * 24
 SetClock = Callable[[datetime], None]
 
 
-def _database(app: Flask) -> Any:
-    return app.extensions["connective"].dependencies.mongo.database
-
-
-def _stored(app: Flask, resource_id: str) -> dict[str, Any]:
-    document: dict[str, Any] = _database(app)["resources"].find_one({"_id": resource_id})
-    return document
-
-
-def _assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
-
-
-def _share(client: FlaskClient, headers: dict[str, str] = ALICE, **overrides: Any) -> dict[str, Any]:
-    response = client.post("/resources", json=resource_body(**overrides), headers=headers)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
-def _ids(response: Any) -> list[str]:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return [item["id"] for item in response.get_json()["items"]]
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Sharing and freshness
 
@@ -67,7 +38,7 @@ def test_a_shared_resource_starts_at_version_1_fresh_unendorsed_and_unflagged(
     challenges: FlaskClient, set_clock: SetClock
 ) -> None:
     set_clock(START)
-    resource = _share(challenges)
+    resource = api.share(challenges, ALICE)
     assert resource["version"] == 1
     assert resource["endorsement_count"] == 0
     assert resource["open_flags"] == []
@@ -83,7 +54,7 @@ def test_a_shared_resource_starts_at_version_1_fresh_unendorsed_and_unflagged(
 
 def test_a_resource_is_due_for_review_after_its_own_interval(challenges: FlaskClient, set_clock: SetClock) -> None:
     set_clock(START)
-    resource = _share(challenges, review_interval_days=30)
+    resource = api.share(challenges, ALICE, review_interval_days=30)
     assert resource["review_interval_days"] == 30
     assert resource["freshness"]["review_by"] == (START + timedelta(days=30)).isoformat()
 
@@ -95,13 +66,13 @@ def test_a_tag_interval_applies_when_the_resource_sets_none(
         default_days=365, days_by_tag={"news": 14, "software": 90}
     )
     set_clock(START)
-    resource = _share(challenges, tags=["software", "news"])
+    resource = api.share(challenges, ALICE, tags=["software", "news"])
     assert resource["freshness"]["review_by"] == (START + timedelta(days=14)).isoformat()
 
 
 def test_a_resource_turns_stale_when_its_review_date_arrives(challenges: FlaskClient, set_clock: SetClock) -> None:
     set_clock(START)
-    resource_id = _share(challenges, review_interval_days=10)["id"]
+    resource_id = api.share(challenges, ALICE, review_interval_days=10)["id"]
     set_clock(START + timedelta(days=10) - timedelta(milliseconds=1))
     assert challenges.get(f"/resources/{resource_id}", headers=BOB).get_json()["freshness"]["state"] == "fresh"
     set_clock(START + timedelta(days=10))
@@ -110,16 +81,16 @@ def test_a_resource_turns_stale_when_its_review_date_arrives(challenges: FlaskCl
 
 @pytest.mark.parametrize("days", [0, 3651, "30", 2.5, True], ids=["zero", "too-many", "text", "fraction", "boolean"])
 def test_invalid_review_intervals_are_refused(challenges: FlaskClient, challenges_app: Flask, days: Any) -> None:
-    problem = _assert_problem(
+    problem = api.problem(
         challenges.post("/resources", json=resource_body(review_interval_days=days), headers=ALICE), 422
     )
     assert set(problem["errors"]) == {"review_interval_days"}
-    assert _database(challenges_app)["resources"].count_documents({}) == 0
+    assert api.database(challenges_app)["resources"].count_documents({}) == 0
 
 
 def test_an_unknown_resource_answers_404(challenges: FlaskClient) -> None:
-    _assert_problem(challenges.get(f"/resources/{MISSING_ID}", headers=ALICE), 404)
-    _assert_problem(challenges.get("/resources/not-an-id", headers=ALICE), 404)
+    api.problem(challenges.get(f"/resources/{MISSING_ID}", headers=ALICE), 404)
+    api.problem(challenges.get("/resources/not-an-id", headers=ALICE), 404)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -129,11 +100,9 @@ def test_an_unknown_resource_answers_404(challenges: FlaskClient) -> None:
 def test_endorsing_counts_once_and_emits_resource_endorsed(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder, set_clock: SetClock
 ) -> None:
-    resource = _share(challenges, tags=["astronomy"])
+    resource = api.share(challenges, ALICE, tags=["astronomy"])
     set_clock(START)
-    response = challenges.post(f"/resources/{resource['id']}/endorsements", headers=BOB)
-    assert response.status_code == 201
-    assert response.get_json() == {
+    assert api.created(challenges.post(f"/resources/{resource['id']}/endorsements", headers=BOB)) == {
         "resource_id": resource["id"],
         "user_id": "bob",
         "endorsement_count": 1,
@@ -155,7 +124,7 @@ def test_endorsing_counts_once_and_emits_resource_endorsed(
         "challenge_id": None,
     }
     assert load_payload(events[1].type, events[1].data)["endorsement_count"] == 2
-    stored = _stored(challenges_app, resource["id"])
+    stored = api.stored(challenges_app, "resources", resource["id"])
     assert stored["endorsers"] == ["bob", "carol"]
     assert "_outbox" not in stored
 
@@ -163,21 +132,21 @@ def test_endorsing_counts_once_and_emits_resource_endorsed(
 def test_nobody_endorses_their_own_resource(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder
 ) -> None:
-    resource_id = _share(challenges)["id"]
-    before = _stored(challenges_app, resource_id)
-    _assert_problem(challenges.post(f"/resources/{resource_id}/endorsements", headers=ALICE), 403)
-    assert _stored(challenges_app, resource_id) == before
+    resource_id = api.share(challenges, ALICE)["id"]
+    before = api.stored(challenges_app, "resources", resource_id)
+    api.problem(challenges.post(f"/resources/{resource_id}/endorsements", headers=ALICE), 403)
+    assert api.stored(challenges_app, "resources", resource_id) == before
     assert published.of_type("resource.endorsed") == []
 
 
 def test_endorsing_twice_is_a_conflict_and_counts_once(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder
 ) -> None:
-    resource_id = _share(challenges)["id"]
+    resource_id = api.share(challenges, ALICE)["id"]
     assert challenges.post(f"/resources/{resource_id}/endorsements", headers=BOB).status_code == 201
-    before = _stored(challenges_app, resource_id)
-    _assert_problem(challenges.post(f"/resources/{resource_id}/endorsements", headers=BOB), 409)
-    assert _stored(challenges_app, resource_id) == before
+    before = api.stored(challenges_app, "resources", resource_id)
+    api.problem(challenges.post(f"/resources/{resource_id}/endorsements", headers=BOB), 409)
+    assert api.stored(challenges_app, "resources", resource_id) == before
     assert before["endorsement_count"] == 1
     assert len(published.of_type("resource.endorsed")) == 1
 
@@ -185,7 +154,7 @@ def test_endorsing_twice_is_a_conflict_and_counts_once(
 def test_concurrent_endorsements_each_count_and_announce_their_own_count(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    resource_id = _share(challenges)["id"]
+    resource_id = api.share(challenges, ALICE)["id"]
     dependencies = challenges_app.extensions["connective"].dependencies
     repository = dependencies.repositories.resources
     original = repository.endorse
@@ -205,11 +174,11 @@ def test_concurrent_endorsements_each_count_and_announce_their_own_count(
         (event.data["endorser_id"], event.data["endorsement_count"]) for event in published.of_type("resource.endorsed")
     ]
     assert counts == [("zoe", 1), ("bob", 2)]
-    assert _stored(challenges_app, resource_id)["endorsers"] == ["zoe", "bob"]
+    assert api.stored(challenges_app, "resources", resource_id)["endorsers"] == ["zoe", "bob"]
 
 
 def test_endorsing_an_unknown_resource_answers_404(challenges: FlaskClient) -> None:
-    _assert_problem(challenges.post(f"/resources/{MISSING_ID}/endorsements", headers=BOB), 404)
+    api.problem(challenges.post(f"/resources/{MISSING_ID}/endorsements", headers=BOB), 404)
 
 
 @pytest.mark.parametrize(
@@ -218,18 +187,18 @@ def test_endorsing_an_unknown_resource_answers_404(challenges: FlaskClient) -> N
     ids=["unknown-field", "malformed-json", "json-array"],
 )
 def test_endorsements_take_no_fields(challenges: FlaskClient, challenges_app: Flask, data: str, status: int) -> None:
-    resource_id = _share(challenges)["id"]
+    resource_id = api.share(challenges, ALICE)["id"]
     response = challenges.post(
         f"/resources/{resource_id}/endorsements", data=data, content_type="application/json", headers=BOB
     )
-    _assert_problem(response, status)
-    assert _stored(challenges_app, resource_id)["endorsement_count"] == 0
+    api.problem(response, status)
+    assert api.stored(challenges_app, "resources", resource_id)["endorsement_count"] == 0
 
 
 def test_only_members_endorse(challenges: FlaskClient) -> None:
-    resource_id = _share(challenges)["id"]
-    _assert_problem(challenges.post(f"/resources/{resource_id}/endorsements"), 401)
-    _assert_problem(challenges.post(f"/resources/{resource_id}/endorsements", headers=bearer("svc", "service")), 403)
+    resource_id = api.share(challenges, ALICE)["id"]
+    api.problem(challenges.post(f"/resources/{resource_id}/endorsements"), 401)
+    api.problem(challenges.post(f"/resources/{resource_id}/endorsements", headers=bearer("svc", "service")), 403)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -239,11 +208,9 @@ def test_only_members_endorse(challenges: FlaskClient) -> None:
 def test_a_flag_is_shown_open_with_the_resource_and_emits_resource_flagged(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder, set_clock: SetClock
 ) -> None:
-    resource = _share(challenges, tags=["astronomy"])
+    resource = api.share(challenges, ALICE, tags=["astronomy"])
     set_clock(START)
-    response = challenges.post(f"/resources/{resource['id']}/flags", json=flag_body(), headers=BOB)
-    assert response.status_code == 201
-    flag = response.get_json()
+    flag = api.created(challenges.post(f"/resources/{resource['id']}/flags", json=flag_body(), headers=BOB))
     assert flag == {
         "id": flag["id"],
         "reason": "outdated",
@@ -265,29 +232,28 @@ def test_a_flag_is_shown_open_with_the_resource_and_emits_resource_flagged(
         "cohorts": ["c2"],
         "challenge_id": None,
     }
-    stored = _stored(challenges_app, resource["id"])
+    stored = api.stored(challenges_app, "resources", resource["id"])
     assert (stored["open_flag_count"], stored["open_flag_reasons"]) == (1, ["outdated"])
 
 
 def test_the_same_person_cannot_repeat_an_open_flag(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder
 ) -> None:
-    resource_id = _share(challenges)["id"]
+    resource_id = api.share(challenges, ALICE)["id"]
     first = challenges.post(f"/resources/{resource_id}/flags", json=flag_body(), headers=BOB).get_json()
-    before = _stored(challenges_app, resource_id)
-    problem = _assert_problem(
+    before = api.stored(challenges_app, "resources", resource_id)
+    problem = api.problem(
         challenges.post(f"/resources/{resource_id}/flags", json=flag_body(note="Still outdated"), headers=BOB), 409
     )
     assert problem["flag_id"] == first["id"]
-    assert _stored(challenges_app, resource_id) == before
+    assert api.stored(challenges_app, "resources", resource_id) == before
     assert len(published.of_type("resource.flagged")) == 1
 
 
 def test_other_reasons_and_other_people_may_flag_too(challenges: FlaskClient, challenges_app: Flask) -> None:
-    resource_id = _share(challenges)["id"]
+    resource_id = api.share(challenges, ALICE)["id"]
     for headers, reason in [(BOB, "outdated"), (BOB, "broken"), (CAROL, "outdated"), (ALICE, "inaccurate")]:
-        response = challenges.post(f"/resources/{resource_id}/flags", json=flag_body(reason=reason), headers=headers)
-        assert response.status_code == 201, response.get_data(as_text=True)
+        api.created(challenges.post(f"/resources/{resource_id}/flags", json=flag_body(reason=reason), headers=headers))
     resource = challenges.get(f"/resources/{resource_id}", headers=BOB).get_json()
     assert [(flag["user_id"], flag["reason"]) for flag in resource["open_flags"]] == [
         ("bob", "outdated"),
@@ -295,21 +261,19 @@ def test_other_reasons_and_other_people_may_flag_too(challenges: FlaskClient, ch
         ("carol", "outdated"),
         ("alice", "inaccurate"),
     ]
-    stored = _stored(challenges_app, resource_id)
+    stored = api.stored(challenges_app, "resources", resource_id)
     assert stored["open_flag_count"] == 4
     assert sorted(stored["open_flag_reasons"]) == ["broken", "inaccurate", "outdated"]
 
 
 def test_a_resource_holds_at_most_200_flags(challenges: FlaskClient, challenges_app: Flask) -> None:
-    resource_id = _share(challenges)["id"]
+    resource_id = api.share(challenges, ALICE)["id"]
     for number in range(MAX_FLAGS):
-        response = challenges.post(
-            f"/resources/{resource_id}/flags", json=flag_body(), headers=bearer(f"flagger-{number}", "learner")
-        )
-        assert response.status_code == 201
-    before = _stored(challenges_app, resource_id)
-    _assert_problem(challenges.post(f"/resources/{resource_id}/flags", json=flag_body(), headers=BOB), 409)
-    assert _stored(challenges_app, resource_id) == before
+        flagger = bearer(f"flagger-{number}", "learner")
+        api.created(challenges.post(f"/resources/{resource_id}/flags", json=flag_body(), headers=flagger))
+    before = api.stored(challenges_app, "resources", resource_id)
+    api.problem(challenges.post(f"/resources/{resource_id}/flags", json=flag_body(), headers=BOB), 409)
+    assert api.stored(challenges_app, "resources", resource_id) == before
     assert before["flag_count"] == MAX_FLAGS
 
 
@@ -328,15 +292,15 @@ def test_a_resource_holds_at_most_200_flags(challenges: FlaskClient, challenges_
 def test_invalid_flags_are_refused_naming_the_fields(
     challenges: FlaskClient, challenges_app: Flask, body: dict[str, Any], fields: set[str]
 ) -> None:
-    resource_id = _share(challenges)["id"]
-    before = _stored(challenges_app, resource_id)
-    problem = _assert_problem(challenges.post(f"/resources/{resource_id}/flags", json=body, headers=BOB), 422)
+    resource_id = api.share(challenges, ALICE)["id"]
+    before = api.stored(challenges_app, "resources", resource_id)
+    problem = api.problem(challenges.post(f"/resources/{resource_id}/flags", json=body, headers=BOB), 422)
     assert set(problem["errors"]) == fields
-    assert _stored(challenges_app, resource_id) == before
+    assert api.stored(challenges_app, "resources", resource_id) == before
 
 
 def test_flagging_an_unknown_resource_answers_404(challenges: FlaskClient) -> None:
-    _assert_problem(challenges.post(f"/resources/{MISSING_ID}/flags", json=flag_body(), headers=BOB), 404)
+    api.problem(challenges.post(f"/resources/{MISSING_ID}/flags", json=flag_body(), headers=BOB), 404)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -344,65 +308,65 @@ def test_flagging_an_unknown_resource_answers_404(challenges: FlaskClient) -> No
 
 
 def test_search_finds_text_in_title_or_summary_case_insensitively_and_literally(challenges: FlaskClient) -> None:
-    by_title = _share(challenges, title="Pluto, a DWARF planet", summary="")
-    by_summary = _share(challenges, title="Kuiper belt", summary="Home of dwarf planets.")
-    literal = _share(challenges, title="Learning C++ (part 1.*)", summary="")
-    _share(challenges, title="Mars", summary="The red planet.")
-    assert set(_ids(challenges.get("/resources?q=Dwarf", headers=BOB))) == {by_title["id"], by_summary["id"]}
-    assert _ids(challenges.get("/resources", query_string={"q": "c++ (part 1.*"}, headers=BOB)) == [literal["id"]]
-    assert _ids(challenges.get("/resources", query_string={"q": ".*"}, headers=BOB)) == [literal["id"]]
+    by_title = api.share(challenges, ALICE, title="Pluto, a DWARF planet", summary="")
+    by_summary = api.share(challenges, ALICE, title="Kuiper belt", summary="Home of dwarf planets.")
+    literal = api.share(challenges, ALICE, title="Learning C++ (part 1.*)", summary="")
+    api.share(challenges, ALICE, title="Mars", summary="The red planet.")
+    assert set(api.ids(challenges.get("/resources?q=Dwarf", headers=BOB))) == {by_title["id"], by_summary["id"]}
+    assert api.ids(challenges.get("/resources", query_string={"q": "c++ (part 1.*"}, headers=BOB)) == [literal["id"]]
+    assert api.ids(challenges.get("/resources", query_string={"q": ".*"}, headers=BOB)) == [literal["id"]]
 
 
 def test_search_text_is_bounded(challenges: FlaskClient) -> None:
-    problem = _assert_problem(challenges.get("/resources", query_string={"q": "x" * 101}, headers=BOB), 422)
+    problem = api.problem(challenges.get("/resources", query_string={"q": "x" * 101}, headers=BOB), 422)
     assert set(problem["errors"]) == {"q"}
 
 
 def test_search_filters_by_tag_owner_and_challenge(challenges: FlaskClient) -> None:
-    challenge_id = challenges.post("/challenges", json=challenge_body(kind="resource"), headers=TEACHER).get_json()[
+    challenge_id = api.created(challenges.post("/challenges", json=challenge_body(kind="resource"), headers=TEACHER))[
         "id"
     ]
-    assert challenges.post(f"/challenges/{challenge_id}/publish", headers=TEACHER).status_code == 200
-    tagged = _share(challenges, tags=["geology"])
-    by_bob = _share(challenges, headers=BOB, tags=[])
-    for_challenge = _share(challenges, challenge_id=challenge_id, tags=[])
-    assert _ids(challenges.get("/resources?tag=geology", headers=BOB)) == [tagged["id"]]
-    assert _ids(challenges.get("/resources?owner_id=bob", headers=BOB)) == [by_bob["id"]]
-    assert _ids(challenges.get(f"/resources?challenge_id={challenge_id}", headers=BOB)) == [for_challenge["id"]]
+    api.ok(challenges.post(f"/challenges/{challenge_id}/publish", headers=TEACHER))
+    tagged = api.share(challenges, ALICE, tags=["geology"])
+    by_bob = api.share(challenges, BOB, tags=[])
+    for_challenge = api.share(challenges, ALICE, challenge_id=challenge_id, tags=[])
+    assert api.ids(challenges.get("/resources?tag=geology", headers=BOB)) == [tagged["id"]]
+    assert api.ids(challenges.get("/resources?owner_id=bob", headers=BOB)) == [by_bob["id"]]
+    assert api.ids(challenges.get(f"/resources?challenge_id={challenge_id}", headers=BOB)) == [for_challenge["id"]]
 
 
 def test_search_lists_stale_or_fresh_resources(challenges: FlaskClient, set_clock: SetClock) -> None:
     set_clock(START)
-    soon = _share(challenges, review_interval_days=5)
-    later = _share(challenges, review_interval_days=50)
+    soon = api.share(challenges, ALICE, review_interval_days=5)
+    later = api.share(challenges, ALICE, review_interval_days=50)
     set_clock(START + timedelta(days=5))
-    assert _ids(challenges.get("/resources?stale=true", headers=BOB)) == [soon["id"]]
-    assert _ids(challenges.get("/resources?stale=false", headers=BOB)) == [later["id"]]
+    assert api.ids(challenges.get("/resources?stale=true", headers=BOB)) == [soon["id"]]
+    assert api.ids(challenges.get("/resources?stale=false", headers=BOB)) == [later["id"]]
     stale = challenges.get("/resources?stale=true", headers=BOB).get_json()["items"][0]
     assert stale["freshness"]["state"] == "stale"
 
 
 def test_search_filters_by_open_flags(challenges: FlaskClient) -> None:
-    outdated = _share(challenges)
-    broken = _share(challenges)
-    clean = _share(challenges)
+    outdated = api.share(challenges, ALICE)
+    broken = api.share(challenges, ALICE)
+    clean = api.share(challenges, ALICE)
     challenges.post(f"/resources/{outdated['id']}/flags", json=flag_body(reason="outdated"), headers=BOB)
     challenges.post(f"/resources/{broken['id']}/flags", json=flag_body(reason="broken"), headers=BOB)
-    assert set(_ids(challenges.get("/resources?flagged=true", headers=BOB))) == {outdated["id"], broken["id"]}
-    assert _ids(challenges.get("/resources?flagged=false", headers=BOB)) == [clean["id"]]
-    assert _ids(challenges.get("/resources?flag=broken", headers=BOB)) == [broken["id"]]
-    assert _ids(challenges.get("/resources?flag=inaccurate", headers=BOB)) == []
+    assert set(api.ids(challenges.get("/resources?flagged=true", headers=BOB))) == {outdated["id"], broken["id"]}
+    assert api.ids(challenges.get("/resources?flagged=false", headers=BOB)) == [clean["id"]]
+    assert api.ids(challenges.get("/resources?flag=broken", headers=BOB)) == [broken["id"]]
+    assert api.ids(challenges.get("/resources?flag=inaccurate", headers=BOB)) == []
 
 
 def test_search_sorts_by_freshness_staleness_endorsements_and_newest(
     challenges: FlaskClient, set_clock: SetClock
 ) -> None:
     set_clock(START)
-    first = _share(challenges, review_interval_days=100)
+    first = api.share(challenges, ALICE, review_interval_days=100)
     set_clock(START + timedelta(days=1))
-    second = _share(challenges, review_interval_days=10)
+    second = api.share(challenges, ALICE, review_interval_days=10)
     set_clock(START + timedelta(days=2))
-    third = _share(challenges, review_interval_days=50)
+    third = api.share(challenges, ALICE, review_interval_days=50)
     for headers in (BOB, CAROL):
         challenges.post(f"/resources/{first['id']}/endorsements", headers=headers)
     challenges.post(f"/resources/{third['id']}/endorsements", headers=BOB)
@@ -413,10 +377,10 @@ def test_search_sorts_by_freshness_staleness_endorsements_and_newest(
     assert challenges.post(path, json=decision, headers=ALICE).status_code == 200
 
     def order(sort: str) -> list[str]:
-        return _ids(challenges.get(f"/resources?sort={sort}", headers=BOB))
+        return api.ids(challenges.get(f"/resources?sort={sort}", headers=BOB))
 
     assert order("newest") == [third["id"], second["id"], first["id"]]
-    assert _ids(challenges.get("/resources", headers=BOB)) == order("newest")
+    assert api.ids(challenges.get("/resources", headers=BOB)) == order("newest")
     # Accepting the revision verified the first resource again: freshest, and its review moved out.
     assert order("freshness") == [first["id"], third["id"], second["id"]]
     assert order("staleness") == [second["id"], third["id"], first["id"]]
@@ -425,20 +389,20 @@ def test_search_sorts_by_freshness_staleness_endorsements_and_newest(
 
 def test_search_ties_on_endorsements_list_the_newest_first(challenges: FlaskClient, set_clock: SetClock) -> None:
     set_clock(START)
-    older = _share(challenges)
+    older = api.share(challenges, ALICE)
     set_clock(START + timedelta(hours=1))
-    newer = _share(challenges)
-    assert _ids(challenges.get("/resources?sort=endorsements", headers=BOB)) == [newer["id"], older["id"]]
+    newer = api.share(challenges, ALICE)
+    assert api.ids(challenges.get("/resources?sort=endorsements", headers=BOB)) == [newer["id"], older["id"]]
 
 
 def test_search_pages_and_counts_every_match(challenges: FlaskClient, set_clock: SetClock) -> None:
     shared = []
     for hour in range(5):
         set_clock(START + timedelta(hours=hour))
-        shared.append(_share(challenges, tags=["paged"])["id"])
+        shared.append(api.share(challenges, ALICE, tags=["paged"])["id"])
     response = challenges.get("/resources?tag=paged&limit=2&offset=1", headers=BOB)
     assert response.get_json()["total"] == 5
-    assert _ids(response) == [shared[3], shared[2]]
+    assert api.ids(response) == [shared[3], shared[2]]
 
 
 @pytest.mark.parametrize(
@@ -446,4 +410,4 @@ def test_search_pages_and_counts_every_match(challenges: FlaskClient, set_clock:
     ["sort=popular", "stale=maybe", "flag=boring", "flagged=2", "challenge_id=abc", "q=", "limit=0"],
 )
 def test_invalid_search_parameters_are_refused(challenges: FlaskClient, query: str) -> None:
-    _assert_problem(challenges.get(f"/resources?{query}", headers=BOB), 422)
+    api.problem(challenges.get(f"/resources?{query}", headers=BOB), 422)

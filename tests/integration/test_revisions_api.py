@@ -17,11 +17,11 @@ from shared.contracts.auth import Principal
 from shared.contracts.events import Event
 from shared.contracts.payloads import load_payload
 from tests.factories import bearer, flag_body, resource_body, revision_body, revision_verified_event
+from tests.integration import api
 from tests.integration.conftest import EventRecorder
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 ALICE = bearer("alice", "learner", cohorts=("c1",))
 BOB = bearer("bob", "learner", cohorts=("c2",))
 CAROL = bearer("carol", "learner", cohorts=("c3",))
@@ -38,36 +38,10 @@ class ProcessDied(Exception):
     """Stands in for the process being killed at this line."""
 
 
-def _database(app: Flask) -> Any:
-    return app.extensions["connective"].dependencies.mongo.database
-
-
-def _stored(app: Flask, collection: str, document_id: str) -> dict[str, Any]:
-    document: dict[str, Any] = _database(app)[collection].find_one({"_id": document_id})
-    return document
-
-
-def _assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
-
-
-def _share(client: FlaskClient, **overrides: Any) -> dict[str, Any]:
-    overrides.setdefault("tags", ["astronomy"])
-    response = client.post("/resources", json=resource_body(**overrides), headers=ALICE)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
 def _propose(client: FlaskClient, resource_id: str, headers: dict[str, str] = BOB, **overrides: Any) -> dict[str, Any]:
-    response = client.post(f"/resources/{resource_id}/revisions", json=revision_body(**overrides), headers=headers)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    body: dict[str, Any] = response.get_json()
-    return body
+    return api.created(
+        client.post(f"/resources/{resource_id}/revisions", json=revision_body(**overrides), headers=headers)
+    )
 
 
 def _decide(
@@ -83,6 +57,11 @@ def _verify(app: Flask, *events: Event) -> None:
     revisions.apply_verifications([(event, load_payload(event.type, event.data)) for event in events], context=context)
 
 
+def _both(app: Flask, revision: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Return the stored resource and revision, to compare before and after."""
+    return api.stored(app, "resources", revision["resource_id"]), api.stored(app, "revisions", revision["id"])
+
+
 def _payloads(published: EventRecorder, event_type: str) -> list[dict[str, Any]]:
     return [load_payload(event.type, event.data) for event in published.of_type(event_type)]
 
@@ -91,7 +70,7 @@ def _payloads(published: EventRecorder, event_type: str) -> list[dict[str, Any]]
 def resource(challenges: FlaskClient, set_clock: SetClock) -> dict[str, Any]:
     """Return a resource alice shared at START, due for review 30 days later."""
     set_clock(START)
-    return _share(challenges, review_interval_days=30, summary="Pluto is the ninth planet.")
+    return api.share(challenges, ALICE, review_interval_days=30, summary="Pluto is the ninth planet.")
 
 
 @pytest.fixture
@@ -160,7 +139,7 @@ def test_a_proposal_stays_pending_while_readers_see_the_current_version(
     }
     # Peer review shows verifiers the change without calling back.
     assert event.data["changes"] == revision["changes"]
-    stored = _stored(challenges_app, "revisions", revision["id"])
+    stored = api.stored(challenges_app, "revisions", revision["id"])
     assert stored["status"] == "pending"
     assert "_outbox" not in stored
 
@@ -227,7 +206,7 @@ def test_invalid_proposals_are_refused_naming_the_fields(
     challenges: FlaskClient, published: EventRecorder, resource: dict[str, Any], body: dict[str, Any], fields: set[str]
 ) -> None:
     response = challenges.post(f"/resources/{resource['id']}/revisions", json=body, headers=BOB)
-    assert set(_assert_problem(response, 422)["errors"]) == fields
+    assert set(api.problem(response, 422)["errors"]) == fields
     assert challenges.get(f"/resources/{resource['id']}/revisions", headers=BOB).get_json()["total"] == 0
     assert published.of_type("resource.revision_proposed") == []
 
@@ -237,23 +216,23 @@ def test_a_field_sent_unchanged_is_refused(
     challenges: FlaskClient, challenges_app: Flask, resource: dict[str, Any], field: str
 ) -> None:
     body = revision_body(**{field: resource[field]})
-    problem = _assert_problem(challenges.post(f"/resources/{resource['id']}/revisions", json=body, headers=BOB), 422)
+    problem = api.problem(challenges.post(f"/resources/{resource['id']}/revisions", json=body, headers=BOB), 422)
     assert set(problem["errors"]) == {field}
-    assert _database(challenges_app)["revisions"].count_documents({}) == 0
+    assert api.database(challenges_app)["revisions"].count_documents({}) == 0
 
 
 def test_a_new_url_another_resource_has_is_a_conflict_naming_it(
     challenges: FlaskClient, challenges_app: Flask, resource: dict[str, Any]
 ) -> None:
-    other = _share(challenges, url="https://example.org/wiki/Pluto")
+    other = api.share(challenges, ALICE, url="https://example.org/wiki/Pluto")
     body = revision_body(url="http://www.example.org/wiki/Pluto/?utm_source=feed")
-    problem = _assert_problem(challenges.post(f"/resources/{resource['id']}/revisions", json=body, headers=BOB), 409)
+    problem = api.problem(challenges.post(f"/resources/{resource['id']}/revisions", json=body, headers=BOB), 409)
     assert problem["existing_id"] == other["id"]
-    assert _database(challenges_app)["revisions"].count_documents({}) == 0
+    assert api.database(challenges_app)["revisions"].count_documents({}) == 0
 
 
 def test_proposing_on_an_unknown_resource_answers_404(challenges: FlaskClient) -> None:
-    _assert_problem(challenges.post(f"/resources/{MISSING_ID}/revisions", json=revision_body(), headers=BOB), 404)
+    api.problem(challenges.post(f"/resources/{MISSING_ID}/revisions", json=revision_body(), headers=BOB), 404)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -283,16 +262,16 @@ def test_the_history_lists_revisions_newest_first_and_by_status(
 
 def test_a_revision_is_found_only_under_its_own_resource(challenges: FlaskClient, resource: dict[str, Any]) -> None:
     revision = _propose(challenges, resource["id"])
-    other = _share(challenges)
-    _assert_problem(challenges.get(f"/resources/{other['id']}/revisions/{revision['id']}", headers=BOB), 404)
-    _assert_problem(challenges.get(f"/resources/{resource['id']}/revisions/{MISSING_ID}", headers=BOB), 404)
-    _assert_problem(challenges.get(f"/resources/{MISSING_ID}/revisions", headers=BOB), 404)
-    _assert_problem(_decide(challenges, {**revision, "resource_id": other["id"]}, "accept"), 404)
+    other = api.share(challenges, ALICE)
+    api.problem(challenges.get(f"/resources/{other['id']}/revisions/{revision['id']}", headers=BOB), 404)
+    api.problem(challenges.get(f"/resources/{resource['id']}/revisions/{MISSING_ID}", headers=BOB), 404)
+    api.problem(challenges.get(f"/resources/{MISSING_ID}/revisions", headers=BOB), 404)
+    api.problem(_decide(challenges, {**revision, "resource_id": other["id"]}, "accept"), 404)
 
 
 @pytest.mark.parametrize("query", ["status=merged", "limit=101", "offset=-1"])
 def test_invalid_history_parameters_are_refused(challenges: FlaskClient, resource: dict[str, Any], query: str) -> None:
-    _assert_problem(challenges.get(f"/resources/{resource['id']}/revisions?{query}", headers=BOB), 422)
+    api.problem(challenges.get(f"/resources/{resource['id']}/revisions?{query}", headers=BOB), 422)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -310,9 +289,7 @@ def test_the_owner_accepting_makes_the_revision_current_and_verified_now(
     decided_at = START + timedelta(days=40)
     set_clock(decided_at)
     assert challenges.get(f"/resources/{resource['id']}", headers=BOB).get_json()["freshness"]["state"] == "stale"
-    response = _decide(challenges, revision, "accept", reason="Checked the IAU page")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    accepted = response.get_json()
+    accepted = api.ok(_decide(challenges, revision, "accept", reason="Checked the IAU page"))
     assert (accepted["status"], accepted["version"], accepted["decided_at"]) == (
         "accepted",
         2,
@@ -346,10 +323,10 @@ def test_the_owner_accepting_makes_the_revision_current_and_verified_now(
         "proposer_id": "bob",
     }
     assert (payload["owner_id"], payload["cohorts"], payload["tags"]) == ("alice", ["c2"], ["astronomy"])
-    stored_resource = _stored(challenges_app, "resources", resource["id"])
+    stored_resource = api.stored(challenges_app, "resources", resource["id"])
     assert stored_resource["applied_revisions"] == [revision["id"]]
     assert "_outbox" not in stored_resource
-    assert "_outbox" not in _stored(challenges_app, "revisions", revision["id"])
+    assert "_outbox" not in api.stored(challenges_app, "revisions", revision["id"])
 
 
 def test_accepting_resolves_outdated_and_inaccurate_flags_but_not_broken_ones_without_a_new_url(
@@ -366,7 +343,7 @@ def test_accepting_resolves_outdated_and_inaccurate_flags_but_not_broken_ones_wi
     assert sorted(accepted["resolved_flag_ids"]) == sorted([flags["outdated"]["id"], flags["inaccurate"]["id"]])
     current = challenges.get(f"/resources/{resource['id']}", headers=BOB).get_json()
     assert [flag["id"] for flag in current["open_flags"]] == [flags["broken"]["id"]]
-    stored = _stored(challenges_app, "resources", resource["id"])
+    stored = api.stored(challenges_app, "resources", resource["id"])
     assert (stored["open_flag_count"], stored["open_flag_reasons"], stored["flag_count"]) == (1, ["broken"], 3)
     payload = _payloads(published, "resource.revision_accepted")[0]
     assert payload["flagged_outdated"] is True
@@ -374,8 +351,7 @@ def test_accepting_resolves_outdated_and_inaccurate_flags_but_not_broken_ones_wi
     assert challenges.get("/resources?flag=outdated", headers=BOB).get_json()["total"] == 0
     assert challenges.get("/resources?flag=broken", headers=BOB).get_json()["total"] == 1
     # A resolved flag no longer blocks the same person flagging the same reason again.
-    again = challenges.post(f"/resources/{resource['id']}/flags", json=flag_body(), headers=CAROL)
-    assert again.status_code == 201
+    api.created(challenges.post(f"/resources/{resource['id']}/flags", json=flag_body(), headers=CAROL))
 
 
 def test_accepting_a_new_url_mends_broken_links_and_frees_the_old_url(
@@ -390,10 +366,9 @@ def test_accepting_a_new_url_mends_broken_links_and_frees_the_old_url(
     current = challenges.get(f"/resources/{resource['id']}", headers=BOB).get_json()
     assert (current["url"], current["canonical_url"]) == ("HTTPS://WWW.Example.net/Pluto/", "https://example.net/Pluto")
     assert current["open_flags"] == []
-    again = challenges.post("/resources", json=resource_body(url=resource["url"]), headers=CAROL)
-    assert again.status_code == 201
+    api.created(challenges.post("/resources", json=resource_body(url=resource["url"]), headers=CAROL))
     taken = challenges.post("/resources", json=resource_body(url="https://example.net/Pluto"), headers=CAROL)
-    assert _assert_problem(taken, 409)["existing_id"] == resource["id"]
+    assert api.problem(taken, 409)["existing_id"] == resource["id"]
 
 
 @pytest.mark.parametrize(("headers", "decided_by"), [(TEACHER, "teacher"), (ADMIN, "admin")])
@@ -424,17 +399,10 @@ def test_only_the_owner_or_staff_other_than_the_proposer_decide(
 ) -> None:
     proposer, decider = who
     revision = _propose(challenges, resource["id"], headers=proposer)
-    before = (
-        _stored(challenges_app, "resources", resource["id"]),
-        _stored(challenges_app, "revisions", revision["id"]),
-    )
+    before = _both(challenges_app, revision)
     for decision in ("accept", "reject"):
-        _assert_problem(_decide(challenges, revision, decision, headers=decider), 403)
-    after = (
-        _stored(challenges_app, "resources", resource["id"]),
-        _stored(challenges_app, "revisions", revision["id"]),
-    )
-    assert after == before
+        api.problem(_decide(challenges, revision, decision, headers=decider), 403)
+    assert _both(challenges_app, revision) == before
     assert published.of_type("resource.revision_accepted") == published.of_type("resource.revision_rejected") == []
 
 
@@ -443,10 +411,10 @@ def test_a_decided_revision_cannot_be_decided_again(
 ) -> None:
     revision = _propose(challenges, resource["id"])
     assert _decide(challenges, revision, "reject").status_code == 200
-    before = _stored(challenges_app, "revisions", revision["id"])
+    before = api.stored(challenges_app, "revisions", revision["id"])
     for decision, headers in (("accept", ALICE), ("reject", TEACHER)):
-        assert _assert_problem(_decide(challenges, revision, decision, headers=headers), 409)["status"] == 409
-    assert _stored(challenges_app, "revisions", revision["id"]) == before
+        api.problem(_decide(challenges, revision, decision, headers=headers), 409)
+    assert api.stored(challenges_app, "revisions", revision["id"]) == before
     assert len(published.of_type("resource.revision_rejected")) == 1
     assert challenges.get(f"/resources/{resource['id']}", headers=BOB).get_json()["version"] == 1
 
@@ -455,7 +423,7 @@ def test_rejecting_keeps_the_resource_and_records_why(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder, resource: dict[str, Any]
 ) -> None:
     revision = _propose(challenges, resource["id"])
-    before = _stored(challenges_app, "resources", resource["id"])
+    before = api.stored(challenges_app, "resources", resource["id"])
     rejected = _decide(challenges, revision, "reject", headers=TEACHER, reason="The source is a blog").get_json()
     assert rejected["status"] == "rejected"
     assert rejected["decision"] == {
@@ -464,10 +432,10 @@ def test_rejecting_keeps_the_resource_and_records_why(
         "verifier_ids": [],
         "reason": "The source is a blog",
     }
-    assert _stored(challenges_app, "resources", resource["id"]) == before
+    assert api.stored(challenges_app, "resources", resource["id"]) == before
     (payload,) = _payloads(published, "resource.revision_rejected")
     assert (payload["decided_by"], payload["reason"], payload["version"]) == ("teacher", "The source is a blog", None)
-    assert "_outbox" not in _stored(challenges_app, "revisions", revision["id"])
+    assert "_outbox" not in api.stored(challenges_app, "revisions", revision["id"])
 
 
 @pytest.mark.parametrize(
@@ -485,9 +453,9 @@ def test_invalid_decisions_are_refused(
 ) -> None:
     revision = _propose(challenges, resource["id"])
     path = f"/resources/{resource['id']}/revisions/{revision['id']}/decision"
-    _assert_problem(challenges.post(path, json=body, headers=ALICE), status)
-    _assert_problem(challenges.post(path, data="{oops", content_type="application/json", headers=ALICE), 400)
-    assert _stored(challenges_app, "revisions", revision["id"])["status"] == "pending"
+    api.problem(challenges.post(path, json=body, headers=ALICE), status)
+    api.problem(challenges.post(path, data="{oops", content_type="application/json", headers=ALICE), 400)
+    assert api.stored(challenges_app, "revisions", revision["id"])["status"] == "pending"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -500,7 +468,7 @@ def test_accepting_a_revision_of_a_resource_that_changed_since_rejects_it_as_sup
     first = _propose(challenges, resource["id"], summary=NEW_SUMMARY)
     second = _propose(challenges, resource["id"], headers=CAROL, title="Pluto (dwarf planet)")
     assert _decide(challenges, first, "accept").status_code == 200
-    problem = _assert_problem(_decide(challenges, second, "accept"), 409)
+    problem = api.problem(_decide(challenges, second, "accept"), 409)
     assert problem["detail"] == SUPERSEDED_REASON
     superseded = challenges.get(f"/resources/{resource['id']}/revisions/{second['id']}", headers=BOB).get_json()
     assert superseded["status"] == "rejected"
@@ -518,19 +486,19 @@ def test_accepting_a_revision_of_a_resource_that_changed_since_rejects_it_as_sup
         SUPERSEDED_REASON,
         "carol",
     )
-    assert _stored(challenges_app, "resources", resource["id"])["applied_revisions"] == [first["id"]]
+    assert api.stored(challenges_app, "resources", resource["id"])["applied_revisions"] == [first["id"]]
 
 
 def test_a_new_url_shared_meanwhile_turns_the_accept_into_a_conflict(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder, resource: dict[str, Any]
 ) -> None:
     revision = _propose(challenges, resource["id"], url="https://example.net/pluto")
-    before = _stored(challenges_app, "resources", resource["id"])
+    before = api.stored(challenges_app, "resources", resource["id"])
     other = challenges.post("/resources", json=resource_body(url="https://example.net/pluto"), headers=CAROL)
-    problem = _assert_problem(_decide(challenges, revision, "accept"), 409)
+    problem = api.problem(_decide(challenges, revision, "accept"), 409)
     assert problem["existing_id"] == other.get_json()["id"]
-    assert _stored(challenges_app, "resources", resource["id"]) == before
-    rejected = _stored(challenges_app, "revisions", revision["id"])
+    assert api.stored(challenges_app, "resources", resource["id"]) == before
+    rejected = api.stored(challenges_app, "revisions", revision["id"])
     assert rejected["status"] == "rejected"
     assert other.get_json()["id"] in rejected["decision"]["reason"]
     assert published.of_type("resource.revision_accepted") == []
@@ -556,7 +524,7 @@ def test_a_flag_added_while_a_revision_is_accepted_is_not_lost(
     monkeypatch.setattr(repository, "apply_revision", flag_first)
     revision = _propose(challenges, resource["id"])
     assert _decide(challenges, revision, "accept").status_code == 200
-    stored = _stored(challenges_app, "resources", resource["id"])
+    stored = api.stored(challenges_app, "resources", resource["id"])
     assert [flag["user_id"] for flag in stored["flags"]] == ["zoe"]
     assert (stored["version"], stored["open_flag_reasons"], stored["open_flag_count"]) == (2, ["broken"], 1)
 
@@ -595,10 +563,10 @@ def test_peers_rejecting_rejects_the_revision(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder, resource: dict[str, Any]
 ) -> None:
     revision = _propose(challenges, resource["id"])
-    before = _stored(challenges_app, "resources", resource["id"])
+    before = api.stored(challenges_app, "resources", resource["id"])
     _verify(challenges_app, revision_verified_event(revision["id"], resource["id"], "reject"))
-    assert _stored(challenges_app, "revisions", revision["id"])["status"] == "rejected"
-    assert _stored(challenges_app, "resources", resource["id"]) == before
+    assert api.stored(challenges_app, "revisions", revision["id"])["status"] == "rejected"
+    assert api.stored(challenges_app, "resources", resource["id"]) == before
     (payload,) = _payloads(published, "resource.revision_rejected")
     assert (payload["decided_by"], payload["verifier_ids"]) == ("peers", ["dave", "erin"])
 
@@ -610,18 +578,9 @@ def test_a_redelivered_verification_changes_nothing(
     revision = _propose(challenges, resource["id"])
     event = revision_verified_event(revision["id"], resource["id"], verdict)
     _verify(challenges_app, event)
-    before = (
-        _stored(challenges_app, "resources", resource["id"]),
-        _stored(challenges_app, "revisions", revision["id"]),
-        len(published.events),
-    )
+    before = (*_both(challenges_app, revision), len(published.events))
     _verify(challenges_app, event, event)
-    after = (
-        _stored(challenges_app, "resources", resource["id"]),
-        _stored(challenges_app, "revisions", revision["id"]),
-        len(published.events),
-    )
-    assert after == before
+    assert (*_both(challenges_app, revision), len(published.events)) == before
 
 
 def test_a_verification_after_a_binding_decision_changes_nothing(
@@ -629,9 +588,9 @@ def test_a_verification_after_a_binding_decision_changes_nothing(
 ) -> None:
     revision = _propose(challenges, resource["id"])
     assert _decide(challenges, revision, "reject").status_code == 200
-    before = _stored(challenges_app, "revisions", revision["id"])
+    before = api.stored(challenges_app, "revisions", revision["id"])
     _verify(challenges_app, revision_verified_event(revision["id"], resource["id"], "approve"))
-    assert _stored(challenges_app, "revisions", revision["id"]) == before
+    assert api.stored(challenges_app, "revisions", revision["id"]) == before
     assert challenges.get(f"/resources/{resource['id']}", headers=BOB).get_json()["version"] == 1
     assert published.of_type("resource.revision_accepted") == []
 
@@ -640,15 +599,15 @@ def test_verifications_of_unknown_revisions_are_skipped_and_the_rest_applied(
     challenges: FlaskClient, challenges_app: Flask, resource: dict[str, Any]
 ) -> None:
     revision = _propose(challenges, resource["id"])
-    other = _share(challenges)
+    other = api.share(challenges, ALICE)
     _verify(
         challenges_app,
         revision_verified_event(MISSING_ID, resource["id"]),
         revision_verified_event(revision["id"], other["id"]),
         revision_verified_event(revision["id"], resource["id"]),
     )
-    assert _stored(challenges_app, "revisions", revision["id"])["status"] == "accepted"
-    assert _stored(challenges_app, "resources", other["id"])["version"] == 1
+    assert api.stored(challenges_app, "revisions", revision["id"])["status"] == "accepted"
+    assert api.stored(challenges_app, "resources", other["id"])["version"] == 1
 
 
 def test_peers_approving_a_superseded_revision_rejects_it(
@@ -658,7 +617,7 @@ def test_peers_approving_a_superseded_revision_rejects_it(
     second = _propose(challenges, resource["id"], headers=CAROL)
     assert _decide(challenges, first, "accept").status_code == 200
     _verify(challenges_app, revision_verified_event(second["id"], resource["id"], "approve", ("dave", "erin")))
-    stored = _stored(challenges_app, "revisions", second["id"])
+    stored = api.stored(challenges_app, "revisions", second["id"])
     assert (stored["status"], stored["decision"]["reason"]) == ("rejected", SUPERSEDED_REASON)
     (payload,) = _payloads(published, "resource.revision_rejected")
     assert (payload["revision_id"], payload["decided_by"], payload["verifier_ids"]) == (
@@ -683,15 +642,14 @@ def test_a_crash_after_the_resource_write_is_repaired_by_retrying_the_request(
     revision = _propose(challenges, resource["id"], summary=NEW_SUMMARY)
     assert _decide(challenges, revision, "accept").status_code == 500
     # Half done: the resource took the revision in (with its event), the revision document still says pending.
-    half = _stored(challenges_app, "resources", resource["id"])
+    half = api.stored(challenges_app, "resources", resource["id"])
     assert (half["version"], half["applied_revisions"]) == (2, [revision["id"]])
-    assert _stored(challenges_app, "revisions", revision["id"])["status"] == "pending"
+    assert api.stored(challenges_app, "revisions", revision["id"])["status"] == "pending"
     crash_on_finishing.undo()
 
-    retried = _decide(challenges, revision, "accept")
-    assert retried.status_code == 200, retried.get_data(as_text=True)
-    assert (retried.get_json()["status"], retried.get_json()["version"]) == ("accepted", 2)
-    repaired = _stored(challenges_app, "resources", resource["id"])
+    retried = api.ok(_decide(challenges, revision, "accept"))
+    assert (retried["status"], retried["version"]) == ("accepted", 2)
+    repaired = api.stored(challenges_app, "resources", resource["id"])
     assert (repaired["version"], repaired["applied_revisions"], repaired["open_flag_count"]) == (
         2,
         [revision["id"]],
@@ -700,7 +658,7 @@ def test_a_crash_after_the_resource_write_is_repaired_by_retrying_the_request(
     assert len(published.of_type("resource.revision_accepted")) == 1
     # The retry finishes with the decision the resource recorded, not a second one.
     assert (
-        _stored(challenges_app, "revisions", revision["id"])["decided_at"]
+        api.stored(challenges_app, "revisions", revision["id"])["decided_at"]
         == half["acceptances"][revision["id"]]["decided_at"]
     )
 
@@ -719,9 +677,9 @@ def test_a_crash_after_the_resource_write_is_repaired_by_the_redelivered_verific
     crash_on_finishing.undo()
 
     _verify(challenges_app, event)
-    stored = _stored(challenges_app, "revisions", revision["id"])
+    stored = api.stored(challenges_app, "revisions", revision["id"])
     assert (stored["status"], stored["version"], stored["decision"]["decided_by"]) == ("accepted", 2, "peers")
-    assert _stored(challenges_app, "resources", resource["id"])["version"] == 2
+    assert api.stored(challenges_app, "resources", resource["id"])["version"] == 2
     assert len(published.of_type("resource.revision_accepted")) == 1
 
 
@@ -736,7 +694,7 @@ def test_rejecting_a_revision_the_resource_already_took_in_finishes_it_as_accept
     assert _decide(challenges, revision, "accept", headers=TEACHER).status_code == 500
     crash_on_finishing.undo()
 
-    _assert_problem(_decide(challenges, revision, "reject"), 409)
-    stored = _stored(challenges_app, "revisions", revision["id"])
+    api.problem(_decide(challenges, revision, "reject"), 409)
+    stored = api.stored(challenges_app, "revisions", revision["id"])
     assert (stored["status"], stored["decision"]["decided_by"]) == ("accepted", "teacher")
     assert published.of_type("resource.revision_rejected") == []

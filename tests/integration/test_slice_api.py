@@ -9,39 +9,21 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.factories import bearer, challenge_body, resource_body
+from tests.integration import api
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 TEACHER = bearer("teacher-1", "teacher")
 LEARNER = bearer("alice", "learner", cohorts=("c1",))
 
 
-def _documents(app: Flask, collection: str) -> list[dict[str, Any]]:
-    database = app.extensions["connective"].dependencies.mongo.database
-    return list(database[collection].find({}))
-
-
-def _assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert {"type", "title", "status", "detail"} <= set(body)
-    assert body["status"] == status
-    return body
-
-
 def test_teacher_creates_a_draft_and_publishes_it(challenges: FlaskClient, challenges_app: Flask) -> None:
-    created = challenges.post("/challenges", json=challenge_body(), headers=TEACHER)
-    assert created.status_code == 201
-    challenge = created.get_json()
+    challenge = api.created(challenges.post("/challenges", json=challenge_body(), headers=TEACHER))
     assert challenge["status"] == "draft"
     assert challenge["id"]
-    published = challenges.post(f"/challenges/{challenge['id']}/publish", headers=TEACHER)
-    assert published.status_code == 200
-    assert published.get_json()["status"] == "published"
+    assert api.ok(challenges.post(f"/challenges/{challenge['id']}/publish", headers=TEACHER))["status"] == "published"
     # The challenge.published event left the outbox once published (no consumer routes it yet).
-    stored = _documents(challenges_app, "challenges")
+    stored = api.documents(challenges_app, "challenges")
     assert len(stored) == 1
     assert "_outbox" not in stored[0]
 
@@ -49,17 +31,17 @@ def test_teacher_creates_a_draft_and_publishes_it(challenges: FlaskClient, chall
 def test_publishing_twice_is_a_conflict(challenges: FlaskClient) -> None:
     challenge_id = challenges.post("/challenges", json=challenge_body(), headers=TEACHER).get_json()["id"]
     assert challenges.post(f"/challenges/{challenge_id}/publish", headers=TEACHER).status_code == 200
-    _assert_problem(challenges.post(f"/challenges/{challenge_id}/publish", headers=TEACHER), 409)
+    api.problem(challenges.post(f"/challenges/{challenge_id}/publish", headers=TEACHER), 409)
 
 
 def test_another_teacher_cannot_publish_a_draft(challenges: FlaskClient) -> None:
     challenge_id = challenges.post("/challenges", json=challenge_body(), headers=TEACHER).get_json()["id"]
-    _assert_problem(challenges.post(f"/challenges/{challenge_id}/publish", headers=bearer("teacher-2", "teacher")), 403)
+    api.problem(challenges.post(f"/challenges/{challenge_id}/publish", headers=bearer("teacher-2", "teacher")), 403)
 
 
 def test_learners_do_not_see_drafts(challenges: FlaskClient) -> None:
     challenge_id = challenges.post("/challenges", json=challenge_body(), headers=TEACHER).get_json()["id"]
-    _assert_problem(challenges.get(f"/challenges/{challenge_id}", headers=LEARNER), 404)
+    api.problem(challenges.get(f"/challenges/{challenge_id}", headers=LEARNER), 404)
     assert challenges.get("/challenges", headers=LEARNER).get_json() == {"items": [], "total": 0}
     challenges.post(f"/challenges/{challenge_id}/publish", headers=TEACHER)
     assert challenges.get(f"/challenges/{challenge_id}", headers=LEARNER).status_code == 200
@@ -70,7 +52,7 @@ def test_cohort_restricted_challenges_are_hidden_from_other_cohorts(challenges: 
     body = challenge_body(cohorts=["c2"])
     challenge_id = challenges.post("/challenges", json=body, headers=TEACHER).get_json()["id"]
     challenges.post(f"/challenges/{challenge_id}/publish", headers=TEACHER)
-    _assert_problem(challenges.get(f"/challenges/{challenge_id}", headers=LEARNER), 404)
+    api.problem(challenges.get(f"/challenges/{challenge_id}", headers=LEARNER), 404)
     other = bearer("bob", "learner", cohorts=("c2",))
     assert challenges.get(f"/challenges/{challenge_id}", headers=other).status_code == 200
 
@@ -89,15 +71,15 @@ def test_only_teachers_create_challenges(
     challenges: FlaskClient, challenges_app: Flask, headers: dict[str, str], status: int
 ) -> None:
     response = challenges.post("/challenges", json=challenge_body(), headers=headers)
-    _assert_problem(response, status)
+    api.problem(response, status)
     if status == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert _documents(challenges_app, "challenges") == []
+    assert api.documents(challenges_app, "challenges") == []
 
 
 def test_authentication_is_checked_before_the_body(challenges: FlaskClient) -> None:
-    _assert_problem(challenges.post("/challenges", data="{broken", content_type="application/json"), 401)
-    _assert_problem(challenges.post("/challenges", json={"title": 1}, headers=LEARNER), 403)
+    api.problem(challenges.post("/challenges", data="{broken", content_type="application/json"), 401)
+    api.problem(challenges.post("/challenges", json={"title": 1}, headers=LEARNER), 403)
 
 
 @pytest.mark.parametrize(
@@ -138,9 +120,9 @@ def test_authentication_is_checked_before_the_body(challenges: FlaskClient) -> N
 def test_invalid_challenges_are_refused_naming_the_fields(
     challenges: FlaskClient, challenges_app: Flask, body: dict[str, Any], fields: set[str]
 ) -> None:
-    problem = _assert_problem(challenges.post("/challenges", json=body, headers=TEACHER), 422)
+    problem = api.problem(challenges.post("/challenges", json=body, headers=TEACHER), 422)
     assert set(problem["errors"]) == fields
-    assert _documents(challenges_app, "challenges") == []
+    assert api.documents(challenges_app, "challenges") == []
 
 
 @pytest.mark.parametrize(
@@ -153,18 +135,16 @@ def test_malformed_bodies_are_refused(
 ) -> None:
     for path in ("/challenges", "/resources"):
         headers = TEACHER if path == "/challenges" else LEARNER
-        _assert_problem(challenges.post(path, data=data, content_type="application/json", headers=headers), status)
-    assert _documents(challenges_app, "challenges") == []
-    assert _documents(challenges_app, "resources") == []
+        api.problem(challenges.post(path, data=data, content_type="application/json", headers=headers), status)
+    assert api.documents(challenges_app, "challenges") == []
+    assert api.documents(challenges_app, "resources") == []
     assert leaderboards_queue.count == 0
 
 
 def test_sharing_a_resource_enqueues_resource_shared_for_leaderboards(
     challenges: FlaskClient, challenges_app: Flask, leaderboards_queue: Any
 ) -> None:
-    response = challenges.post("/resources", json=resource_body(), headers=LEARNER)
-    assert response.status_code == 201
-    resource = response.get_json()
+    resource = api.created(challenges.post("/resources", json=resource_body(), headers=LEARNER))
     assert resource["owner_id"] == "alice"
     jobs = leaderboards_queue.get_jobs()
     assert len(jobs) == 1
@@ -175,7 +155,7 @@ def test_sharing_a_resource_enqueues_resource_shared_for_leaderboards(
     assert envelopes[0]["data"]["cohorts"] == ["c1"]
     assert envelopes[0]["producer"] == "challenges"
     # Published, so the outbox is empty again.
-    assert "_outbox" not in _documents(challenges_app, "resources")[0]
+    assert "_outbox" not in api.documents(challenges_app, "resources")[0]
 
 
 @pytest.mark.parametrize(
@@ -189,13 +169,14 @@ def test_sharing_a_resource_enqueues_resource_shared_for_leaderboards(
 def test_the_same_page_shared_again_answers_409_with_the_existing_id(
     challenges: FlaskClient, challenges_app: Flask, leaderboards_queue: Any, variant: str
 ) -> None:
-    first = challenges.post("/resources", json=resource_body(url="https://example.org/wiki/Pluto"), headers=LEARNER)
-    assert first.status_code == 201
+    first = api.created(
+        challenges.post("/resources", json=resource_body(url="https://example.org/wiki/Pluto"), headers=LEARNER)
+    )
     again = challenges.post("/resources", json=resource_body(url=variant), headers=bearer("bob", "learner"))
-    problem = _assert_problem(again, 409)
-    assert problem["existing_id"] == first.get_json()["id"]
+    problem = api.problem(again, 409)
+    assert problem["existing_id"] == first["id"]
     assert "endorse" in problem["detail"]
-    assert len(_documents(challenges_app, "resources")) == 1
+    assert len(api.documents(challenges_app, "resources")) == 1
     assert leaderboards_queue.count == 1
 
 
@@ -215,25 +196,25 @@ def test_the_same_page_shared_again_answers_409_with_the_existing_id(
 def test_invalid_resources_are_refused(
     challenges: FlaskClient, challenges_app: Flask, leaderboards_queue: Any, body: dict[str, Any]
 ) -> None:
-    _assert_problem(challenges.post("/resources", json=body, headers=LEARNER), 422)
-    assert _documents(challenges_app, "resources") == []
+    api.problem(challenges.post("/resources", json=body, headers=LEARNER), 422)
+    assert api.documents(challenges_app, "resources") == []
     assert leaderboards_queue.count == 0
 
 
 def test_sharing_to_an_unknown_challenge_is_not_found(challenges: FlaskClient, leaderboards_queue: Any) -> None:
     body = resource_body(challenge_id="0" * 24)
-    _assert_problem(challenges.post("/resources", json=body, headers=LEARNER), 404)
+    api.problem(challenges.post("/resources", json=body, headers=LEARNER), 404)
     assert leaderboards_queue.count == 0
 
 
 @pytest.mark.parametrize("path", ["/challenges/123", "/challenges/" + "f" * 25, "/resources/%24gt", "/resources/x"])
 def test_invalid_ids_are_not_found(challenges: FlaskClient, path: str) -> None:
-    _assert_problem(challenges.get(path, headers=LEARNER), 404)
+    api.problem(challenges.get(path, headers=LEARNER), 404)
 
 
 def test_unsupported_methods_keep_the_allow_header(challenges: FlaskClient) -> None:
     response = challenges.delete("/resources", headers=LEARNER)
-    _assert_problem(response, 405)
+    api.problem(response, 405)
     assert "POST" in response.headers["Allow"]
 
 
@@ -246,9 +227,7 @@ def test_request_ids_are_echoed_or_made(challenges: FlaskClient) -> None:
 
 
 def test_readiness_reports_mongo_and_redis(challenges: FlaskClient) -> None:
-    response = challenges.get("/readyz")
-    assert response.status_code == 200
-    assert response.get_json()["checks"] == {"mongo": "ok", "redis": "ok"}
+    assert api.ok(challenges.get("/readyz"))["checks"] == {"mongo": "ok", "redis": "ok"}
 
 
 def test_list_endpoints_page_with_limit_and_offset(challenges: FlaskClient) -> None:
@@ -257,6 +236,6 @@ def test_list_endpoints_page_with_limit_and_offset(challenges: FlaskClient) -> N
     page = challenges.get("/challenges?limit=2&offset=1", headers=TEACHER).get_json()
     assert page["total"] == 3
     assert [item["title"] for item in page["items"]] == ["Challenge 1", "Challenge 0"]
-    _assert_problem(challenges.get("/challenges?limit=0", headers=TEACHER), 422)
-    _assert_problem(challenges.get("/challenges?limit=abc", headers=TEACHER), 422)
-    _assert_problem(challenges.get("/challenges?limit=2.5", headers=TEACHER), 422)
+    api.problem(challenges.get("/challenges?limit=0", headers=TEACHER), 422)
+    api.problem(challenges.get("/challenges?limit=abc", headers=TEACHER), 422)
+    api.problem(challenges.get("/challenges?limit=2.5", headers=TEACHER), 422)

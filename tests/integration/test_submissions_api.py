@@ -12,16 +12,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from services.challenges.domain import submissions as rules
+from services.challenges.domain.challenges import Challenge
 from services.challenges.usecases import submissions as usecases
 from services.challenges.usecases.context import Context
 from shared.contracts.events import Event, EventType
 from shared.contracts.payloads import load_payload
 from tests.factories import bearer, challenge_body, submission_body
+from tests.integration import api
 from tests.integration.conftest import EventRecorder
 
 pytestmark = pytest.mark.integration
 
-PROBLEM = "application/problem+json"
 TEACHER = bearer("teacher-1", "teacher")
 OTHER_TEACHER = bearer("teacher-2", "teacher")
 ADMIN = bearer("admin-1", "admin")
@@ -40,36 +41,40 @@ END = NOW + timedelta(days=1)
 def _challenge(client: FlaskClient, **overrides: Any) -> str:
     """Create and publish a challenge ending at END; return its id."""
     body = challenge_body(ends_at=END.isoformat(), **overrides)
-    created = client.post("/challenges", json=body, headers=TEACHER)
-    assert created.status_code == 201, created.get_data(as_text=True)
-    challenge_id: str = created.get_json()["id"]
-    published = client.post(f"/challenges/{challenge_id}/publish", headers=TEACHER)
-    assert published.status_code == 200, published.get_data(as_text=True)
+    challenge_id: str = api.created(client.post("/challenges", json=body, headers=TEACHER))["id"]
+    api.ok(client.post(f"/challenges/{challenge_id}/publish", headers=TEACHER))
     return challenge_id
 
 
 def _submit(client: FlaskClient, challenge_id: str, headers: dict[str, str] = ALICE, **body: Any) -> dict[str, Any]:
-    response = client.post(f"/challenges/{challenge_id}/submissions", json=submission_body(**body), headers=headers)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    submission: dict[str, Any] = response.get_json()
-    return submission
-
-
-def _problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
-
-
-def _stored(app: Flask) -> list[dict[str, Any]]:
-    return list(app.extensions["connective"].dependencies.mongo.database["submissions"].find({}))
+    return api.created(
+        client.post(f"/challenges/{challenge_id}/submissions", json=submission_body(**body), headers=headers)
+    )
 
 
 def _context(app: Flask) -> Context:
     context: Context = app.extensions["connective"].dependencies.context()
     return context
+
+
+def _read_back(client: FlaskClient, app: Flask) -> tuple[Context, rules.Submission, Challenge]:
+    """Submit alice's answer to a new challenge; read both back through the repositories, as a request would."""
+    challenge_id = _challenge(client)
+    submission_id = _submit(client, challenge_id)["id"]
+    context = _context(app)
+    submission = context.repositories.submissions.get(submission_id)
+    challenge = context.repositories.challenges.get(challenge_id)
+    assert submission is not None
+    assert challenge is not None
+    return context, submission, challenge
+
+
+def _save_over_version_1(context: Context, submission: rules.Submission) -> bool:
+    """Save a revision made from version 1 of a submission not withdrawn when read; return whether it was saved."""
+    saved: bool = context.repositories.submissions.save(
+        submission, expected_version=1, was_withdrawn=False, events=[], now=NOW
+    )
+    return saved
 
 
 def _assigned(submission_id: str, reviewer_id: str, target_kind: str = "submission") -> tuple[Event, dict[str, Any]]:
@@ -117,7 +122,7 @@ def test_a_learner_submits_and_submission_submitted_carries_what_peer_review_nee
     assert submission["content"] == submission_body()["content"]
     assert submission["links"] == submission_body()["links"]
     assert submission["submitted_at"] and submission["updated_at"]
-    (stored,) = _stored(challenges_app)
+    (stored,) = api.documents(challenges_app, "submissions")
     assert stored["_id"] == submission["id"]
     assert [version["version"] for version in stored["versions"]] == [1]
     assert "_outbox" not in stored
@@ -136,8 +141,8 @@ def test_a_learner_submits_and_submission_submitted_carries_what_peer_review_nee
 def test_only_learners_submit(challenges: FlaskClient, challenges_app: Flask, headers: dict[str, str]) -> None:
     challenge_id = _challenge(challenges)
     response = challenges.post(f"/challenges/{challenge_id}/submissions", json=submission_body(), headers=headers)
-    _problem(response, 403)
-    assert _stored(challenges_app) == []
+    api.problem(response, 403)
+    assert api.documents(challenges_app, "submissions") == []
 
 
 def test_a_challenge_hidden_from_the_learner_does_not_exist_for_submissions(
@@ -146,15 +151,17 @@ def test_a_challenge_hidden_from_the_learner_does_not_exist_for_submissions(
     draft = challenges.post("/challenges", json=challenge_body(), headers=TEACHER).get_json()["id"]
     other_cohort = _challenge(challenges, cohorts=["c9"])
     for challenge_id in (draft, other_cohort, "0" * 24):
-        _problem(challenges.post(f"/challenges/{challenge_id}/submissions", json=submission_body(), headers=ALICE), 404)
-    assert _stored(challenges_app) == []
+        api.problem(
+            challenges.post(f"/challenges/{challenge_id}/submissions", json=submission_body(), headers=ALICE), 404
+        )
+    assert api.documents(challenges_app, "submissions") == []
 
 
 def test_a_resource_challenge_takes_no_submissions(challenges: FlaskClient, challenges_app: Flask) -> None:
     challenge_id = _challenge(challenges, kind="resource")
     response = challenges.post(f"/challenges/{challenge_id}/submissions", json=submission_body(), headers=ALICE)
-    assert "does not take submissions" in _problem(response, 409)["detail"]
-    assert _stored(challenges_app) == []
+    assert "does not take submissions" in api.problem(response, 409)["detail"]
+    assert api.documents(challenges_app, "submissions") == []
 
 
 def test_submissions_are_refused_before_the_start_and_after_the_end(
@@ -163,21 +170,21 @@ def test_submissions_are_refused_before_the_start_and_after_the_end(
     later = _challenge(challenges, starts_at=(NOW + timedelta(hours=2)).isoformat())
     assert (
         "opens at"
-        in _problem(challenges.post(f"/challenges/{later}/submissions", json=submission_body(), headers=ALICE), 409)[
+        in api.problem(challenges.post(f"/challenges/{later}/submissions", json=submission_body(), headers=ALICE), 409)[
             "detail"
         ]
     )
     ending = _challenge(challenges)
     set_clock(END + timedelta(seconds=1))
-    _problem(challenges.post(f"/challenges/{ending}/submissions", json=submission_body(), headers=ALICE), 409)
-    assert _stored(challenges_app) == []
+    api.problem(challenges.post(f"/challenges/{ending}/submissions", json=submission_body(), headers=ALICE), 409)
+    assert api.documents(challenges_app, "submissions") == []
 
 
 def test_a_closed_challenge_takes_no_submissions(challenges: FlaskClient, challenges_app: Flask) -> None:
     challenge_id = _challenge(challenges)
     assert challenges.post(f"/challenges/{challenge_id}/close", headers=TEACHER).status_code == 200
-    _problem(challenges.post(f"/challenges/{challenge_id}/submissions", json=submission_body(), headers=ALICE), 409)
-    assert _stored(challenges_app) == []
+    api.problem(challenges.post(f"/challenges/{challenge_id}/submissions", json=submission_body(), headers=ALICE), 409)
+    assert api.documents(challenges_app, "submissions") == []
 
 
 @pytest.mark.parametrize(
@@ -218,8 +225,8 @@ def test_invalid_submissions_are_refused_naming_the_fields(
 ) -> None:
     challenge_id = _challenge(challenges)
     response = challenges.post(f"/challenges/{challenge_id}/submissions", json=body, headers=ALICE)
-    assert set(_problem(response, 422)["errors"]) == fields
-    assert _stored(challenges_app) == []
+    assert set(api.problem(response, 422)["errors"]) == fields
+    assert api.documents(challenges_app, "submissions") == []
 
 
 def test_the_limits_themselves_are_accepted(challenges: FlaskClient) -> None:
@@ -241,8 +248,8 @@ def test_malformed_or_oversized_bodies_change_nothing(
         ("PUT", f"/submissions/{submission_id}"),
     ):
         response = challenges.open(path, method=method, data=data, content_type="application/json", headers=ALICE)
-        _problem(response, status)
-    (stored,) = _stored(challenges_app)
+        api.problem(response, status)
+    (stored,) = api.documents(challenges_app, "submissions")
     assert stored["version"] == 1
 
 
@@ -253,17 +260,17 @@ def test_missing_prerequisites_are_listed_until_submitted_and_count_again_once_w
     second = _challenge(challenges)
     final = _challenge(challenges, prerequisites=[first, second])
     path = f"/challenges/{final}/submissions"
-    problem = _problem(challenges.post(path, json=submission_body(), headers=ALICE), 409)
+    problem = api.problem(challenges.post(path, json=submission_body(), headers=ALICE), 409)
     assert problem["missing_prerequisites"] == [first, second]
     _submit(challenges, first)
     prerequisite = _submit(challenges, second)
     # Another learner's submissions do not count for alice.
-    _problem(challenges.post(path, json=submission_body(), headers=CAROL), 409)
+    api.problem(challenges.post(path, json=submission_body(), headers=CAROL), 409)
     assert challenges.post(f"/submissions/{prerequisite['id']}/withdraw", headers=ALICE).status_code == 200
-    assert _problem(challenges.post(path, json=submission_body(), headers=ALICE), 409)["missing_prerequisites"] == [
+    assert api.problem(challenges.post(path, json=submission_body(), headers=ALICE), 409)["missing_prerequisites"] == [
         second
     ]
-    assert len(_stored(challenges_app)) == 2
+    assert len(api.documents(challenges_app, "submissions")) == 2
     _submit(challenges, second)
     _submit(challenges, final)
 
@@ -276,27 +283,22 @@ def test_a_second_submission_is_refused_naming_the_first(
     response = challenges.post(
         f"/challenges/{challenge_id}/submissions", json=submission_body(content="again"), headers=ALICE
     )
-    problem = _problem(response, 409)
+    problem = api.problem(response, 409)
     assert problem["existing_id"] == first["id"]
     assert problem["type"].endswith("/duplicate-submission")
     assert "PUT" in problem["detail"]
-    (stored,) = _stored(challenges_app)
+    (stored,) = api.documents(challenges_app, "submissions")
     assert stored["content"] == first["content"]
     assert len(published.of_type("submission.submitted")) == 1
 
 
 def test_the_unique_index_refuses_a_second_submission_that_slipped_past_the_check(challenges_app: Flask) -> None:
-    client = challenges_app.test_client()
-    challenge_id = _challenge(client)
-    first = _submit(client, challenge_id)
-    context = _context(challenges_app)
-    challenge = context.repositories.challenges.get(challenge_id)
-    assert challenge is not None
+    context, first, challenge = _read_back(challenges_app.test_client(), challenges_app)
     racing = rules.submit(challenge, submission_id="f" * 24, author_id="alice", content="x", links=(), now=NOW)
     with pytest.raises(rules.DuplicateSubmission) as refused:
         context.repositories.submissions.add(racing)
-    assert refused.value.existing_id == first["id"]
-    assert len(_stored(challenges_app)) == 1
+    assert refused.value.existing_id == first.id
+    assert len(api.documents(challenges_app, "submissions")) == 1
 
 
 def test_a_withdrawn_submission_is_submitted_again_as_its_next_version(
@@ -308,7 +310,7 @@ def test_a_withdrawn_submission_is_submitted_again_as_its_next_version(
     again = _submit(challenges, challenge_id, content="Back with a better answer")
     assert again["id"] == first["id"]
     assert (again["version"], again["status"], again["withdrawn_at"]) == (2, "submitted", None)
-    (stored,) = _stored(challenges_app)
+    (stored,) = api.documents(challenges_app, "submissions")
     assert [version["content"] for version in stored["versions"]] == [first["content"], "Back with a better answer"]
     versions = [load_payload(event.type, event.data)["version"] for event in published.of_type("submission.submitted")]
     assert versions == [1, 2]
@@ -329,14 +331,13 @@ def test_a_submission_is_visible_only_to_its_author_teacher_admins_and_services(
     submission = _submit(challenges, _challenge(challenges))
     response = challenges.get(f"/submissions/{submission['id']}", headers=headers)
     if status == 404:
-        _problem(response, 404)
+        api.problem(response, 404)
     else:
-        assert response.status_code == 200
-        assert response.get_json()["author_id"] == "alice"
+        assert api.ok(response)["author_id"] == "alice"
 
 
 def test_an_unknown_or_malformed_submission_id_is_not_found(challenges: FlaskClient) -> None:
-    _problem(challenges.get(f"/submissions/{'0' * 24}", headers=ALICE), 404)
+    api.problem(challenges.get(f"/submissions/{'0' * 24}", headers=ALICE), 404)
     assert challenges.get("/submissions/not-an-id", headers=ALICE).status_code == 404
 
 
@@ -349,14 +350,12 @@ def test_a_blind_reviewer_sees_the_current_version_without_author_or_grade(
     context = _context(challenges_app)
     usecases.record_assignments([_assigned(submission["id"], "carol")], context=context)
     usecases.record_grades([_graded(submission["id"], 0.8, NOW)], context=context)
-    seen = challenges.get(f"/submissions/{submission['id']}", headers=CAROL)
-    assert seen.status_code == 200
-    view = seen.get_json()
+    view = api.ok(challenges.get(f"/submissions/{submission['id']}", headers=CAROL))
     assert view["author_id"] is None
     assert view["grade"] is None
     assert (view["version"], view["content"]) == (2, "Second draft")
-    _problem(challenges.get(f"/submissions/{submission['id']}/versions", headers=CAROL), 404)
-    _problem(challenges.get(f"/submissions/{submission['id']}/versions/1", headers=CAROL), 404)
+    api.problem(challenges.get(f"/submissions/{submission['id']}/versions", headers=CAROL), 404)
+    api.problem(challenges.get(f"/submissions/{submission['id']}/versions/1", headers=CAROL), 404)
     author_view = challenges.get(f"/submissions/{submission['id']}", headers=ALICE).get_json()
     assert author_view["author_id"] == "alice"
     assert author_view["grade"]["grade"] == 0.8
@@ -373,7 +372,7 @@ def test_recording_assignments_is_idempotent_and_skips_unknown_and_revision_targ
 ) -> None:
     submission = _submit(challenges, _challenge(challenges))
     assignment = _assigned(submission["id"], "carol")
-    before = _stored(challenges_app)[0]
+    before = api.documents(challenges_app, "submissions")[0]
     usecases.record_assignments(
         [
             assignment,
@@ -384,10 +383,10 @@ def test_recording_assignments_is_idempotent_and_skips_unknown_and_revision_targ
         ],
         context=_context(challenges_app),
     )
-    (stored,) = _stored(challenges_app)
+    (stored,) = api.documents(challenges_app, "submissions")
     assert stored["reviewer_ids"] == ["carol"]
     assert stored["updated_at"] == before["updated_at"]
-    assert len(_stored(challenges_app)) == 1
+    assert len(api.documents(challenges_app, "submissions")) == 1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -398,11 +397,11 @@ def test_the_author_revises_into_a_new_version_and_keeps_the_old_one(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder
 ) -> None:
     submission = _submit(challenges, _challenge(challenges, cohorts=["c1"]))
-    response = challenges.put(
-        f"/submissions/{submission['id']}", json=submission_body(content="Better", links=[]), headers=ALICE
+    revised = api.ok(
+        challenges.put(
+            f"/submissions/{submission['id']}", json=submission_body(content="Better", links=[]), headers=ALICE
+        )
     )
-    assert response.status_code == 200, response.get_data(as_text=True)
-    revised = response.get_json()
     assert (revised["version"], revised["content"], revised["links"], revised["status"]) == (
         2,
         "Better",
@@ -410,7 +409,7 @@ def test_the_author_revises_into_a_new_version_and_keeps_the_old_one(
         "submitted",
     )
     assert revised["created_at"] == submission["created_at"]
-    (stored,) = _stored(challenges_app)
+    (stored,) = api.documents(challenges_app, "submissions")
     assert [version["version"] for version in stored["versions"]] == [1, 2]
     assert stored["versions"][0]["content"] == submission["content"]
     assert "_outbox" not in stored
@@ -428,15 +427,15 @@ def test_only_the_author_revises(
     challenges: FlaskClient, challenges_app: Flask, headers: dict[str, str], status: int
 ) -> None:
     submission = _submit(challenges, _challenge(challenges))
-    _problem(challenges.put(f"/submissions/{submission['id']}", json=submission_body(), headers=headers), status)
-    assert _stored(challenges_app)[0]["version"] == 1
+    api.problem(challenges.put(f"/submissions/{submission['id']}", json=submission_body(), headers=headers), status)
+    assert api.documents(challenges_app, "submissions")[0]["version"] == 1
 
 
 def test_a_reviewer_may_read_but_not_revise(challenges: FlaskClient, challenges_app: Flask) -> None:
     submission = _submit(challenges, _challenge(challenges))
     usecases.record_assignments([_assigned(submission["id"], "carol")], context=_context(challenges_app))
-    _problem(challenges.put(f"/submissions/{submission['id']}", json=submission_body(), headers=CAROL), 403)
-    _problem(challenges.post(f"/submissions/{submission['id']}/withdraw", headers=CAROL), 403)
+    api.problem(challenges.put(f"/submissions/{submission['id']}", json=submission_body(), headers=CAROL), 403)
+    api.problem(challenges.post(f"/submissions/{submission['id']}/withdraw", headers=CAROL), 403)
 
 
 def test_revising_after_the_challenge_ends_or_closes_changes_nothing(
@@ -446,62 +445,54 @@ def test_revising_after_the_challenge_ends_or_closes_changes_nothing(
     closing_id = _challenge(challenges)
     closing = _submit(challenges, closing_id)
     assert challenges.post(f"/challenges/{closing_id}/close", headers=TEACHER).status_code == 200
-    _problem(challenges.put(f"/submissions/{closing['id']}", json=submission_body(content="late"), headers=ALICE), 409)
+    api.problem(
+        challenges.put(f"/submissions/{closing['id']}", json=submission_body(content="late"), headers=ALICE), 409
+    )
     set_clock(END + timedelta(seconds=1))
-    _problem(challenges.put(f"/submissions/{ending['id']}", json=submission_body(content="late"), headers=ALICE), 409)
-    assert [document["version"] for document in _stored(challenges_app)] == [1, 1]
+    api.problem(
+        challenges.put(f"/submissions/{ending['id']}", json=submission_body(content="late"), headers=ALICE), 409
+    )
+    assert [document["version"] for document in api.documents(challenges_app, "submissions")] == [1, 1]
     assert published.of_type("submission.revised") == []
 
 
 def test_a_withdrawn_submission_is_not_revised_but_submitted_again(challenges: FlaskClient) -> None:
     submission = _submit(challenges, _challenge(challenges))
     challenges.post(f"/submissions/{submission['id']}/withdraw", headers=ALICE)
-    problem = _problem(challenges.put(f"/submissions/{submission['id']}", json=submission_body(), headers=ALICE), 409)
+    problem = api.problem(
+        challenges.put(f"/submissions/{submission['id']}", json=submission_body(), headers=ALICE), 409
+    )
     assert "POST" in problem["detail"]
 
 
 def test_a_submission_stops_at_fifty_versions(challenges: FlaskClient, challenges_app: Flask) -> None:
     submission = _submit(challenges, _challenge(challenges))
-    submissions = challenges_app.extensions["connective"].dependencies.mongo.database["submissions"]
+    submissions = api.database(challenges_app)["submissions"]
     # Skip 48 revisions: the cap reads the version counter.
     submissions.update_one({"_id": submission["id"]}, {"$set": {"version": rules.MAX_VERSIONS}})
-    problem = _problem(challenges.put(f"/submissions/{submission['id']}", json=submission_body(), headers=ALICE), 409)
+    problem = api.problem(
+        challenges.put(f"/submissions/{submission['id']}", json=submission_body(), headers=ALICE), 409
+    )
     assert problem["max_versions"] == rules.MAX_VERSIONS
-    (stored,) = _stored(challenges_app)
+    (stored,) = api.documents(challenges_app, "submissions")
     assert (stored["version"], len(stored["versions"])) == (rules.MAX_VERSIONS, 1)
 
 
 def test_of_two_revisions_of_the_same_version_only_one_is_saved(challenges: FlaskClient, challenges_app: Flask) -> None:
-    challenge_id = _challenge(challenges)
-    submission_id = _submit(challenges, challenge_id)["id"]
-    context = _context(challenges_app)
-    read = context.repositories.submissions.get(submission_id)
-    challenge = context.repositories.challenges.get(challenge_id)
-    assert read is not None
-    assert challenge is not None
+    context, read, challenge = _read_back(challenges, challenges_app)
     mine = rules.revise(read, challenge, "mine", (), NOW)
     theirs = rules.revise(read, challenge, "theirs", (), NOW)
-    save = context.repositories.submissions.save
-    assert save(mine, expected_version=1, was_withdrawn=False, events=[], now=NOW)
-    assert not save(theirs, expected_version=1, was_withdrawn=False, events=[], now=NOW)
-    (stored,) = _stored(challenges_app)
+    assert _save_over_version_1(context, mine)
+    assert not _save_over_version_1(context, theirs)
+    (stored,) = api.documents(challenges_app, "submissions")
     assert (stored["version"], stored["content"], len(stored["versions"])) == (2, "mine", 2)
 
 
 def test_a_revision_racing_a_withdrawal_is_refused(challenges: FlaskClient, challenges_app: Flask) -> None:
-    challenge_id = _challenge(challenges)
-    submission_id = _submit(challenges, challenge_id)["id"]
-    context = _context(challenges_app)
-    read = context.repositories.submissions.get(submission_id)
-    challenge = context.repositories.challenges.get(challenge_id)
-    assert read is not None
-    assert challenge is not None
-    assert challenges.post(f"/submissions/{submission_id}/withdraw", headers=ALICE).status_code == 200
-    revised = rules.revise(read, challenge, "too late", (), NOW)
-    assert not context.repositories.submissions.save(
-        revised, expected_version=1, was_withdrawn=False, events=[], now=NOW
-    )
-    assert _stored(challenges_app)[0]["status"] == "withdrawn"
+    context, read, challenge = _read_back(challenges, challenges_app)
+    assert challenges.post(f"/submissions/{read.id}/withdraw", headers=ALICE).status_code == 200
+    assert not _save_over_version_1(context, rules.revise(read, challenge, "too late", (), NOW))
+    assert api.documents(challenges_app, "submissions")[0]["status"] == "withdrawn"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -512,13 +503,12 @@ def test_the_author_withdraws_once_before_the_deadline(
     challenges: FlaskClient, challenges_app: Flask, published: EventRecorder
 ) -> None:
     submission = _submit(challenges, _challenge(challenges))
-    response = challenges.post(f"/submissions/{submission['id']}/withdraw", headers=ALICE)
-    assert response.status_code == 200
-    assert response.get_json()["status"] == "withdrawn"
-    assert response.get_json()["withdrawn_at"]
+    withdrawn = api.ok(challenges.post(f"/submissions/{submission['id']}/withdraw", headers=ALICE))
+    assert withdrawn["status"] == "withdrawn"
+    assert withdrawn["withdrawn_at"]
     (event,) = published.of_type("submission.withdrawn")
     assert load_payload(event.type, event.data)["submission_id"] == submission["id"]
-    _problem(challenges.post(f"/submissions/{submission['id']}/withdraw", headers=ALICE), 409)
+    api.problem(challenges.post(f"/submissions/{submission['id']}/withdraw", headers=ALICE), 409)
     assert len(published.of_type("submission.withdrawn")) == 1
     assert challenges.get(f"/submissions/{submission['id']}", headers=ALICE).get_json()["status"] == "withdrawn"
 
@@ -528,8 +518,8 @@ def test_only_the_author_withdraws(
     challenges: FlaskClient, challenges_app: Flask, headers: dict[str, str], status: int
 ) -> None:
     submission = _submit(challenges, _challenge(challenges))
-    _problem(challenges.post(f"/submissions/{submission['id']}/withdraw", headers=headers), status)
-    assert _stored(challenges_app)[0]["status"] == "submitted"
+    api.problem(challenges.post(f"/submissions/{submission['id']}/withdraw", headers=headers), status)
+    assert api.documents(challenges_app, "submissions")[0]["status"] == "submitted"
 
 
 def test_withdrawing_after_the_deadline_is_refused(
@@ -537,8 +527,8 @@ def test_withdrawing_after_the_deadline_is_refused(
 ) -> None:
     submission = _submit(challenges, _challenge(challenges))
     set_clock(END)
-    _problem(challenges.post(f"/submissions/{submission['id']}/withdraw", headers=ALICE), 409)
-    assert _stored(challenges_app)[0]["status"] == "submitted"
+    api.problem(challenges.post(f"/submissions/{submission['id']}/withdraw", headers=ALICE), 409)
+    assert api.documents(challenges_app, "submissions")[0]["status"] == "submitted"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -548,12 +538,7 @@ def test_withdrawing_after_the_deadline_is_refused(
 def test_versions_are_listed_newest_first_and_read_one_by_one(challenges: FlaskClient) -> None:
     submission_id = _submit(challenges, _challenge(challenges), content="v1")["id"]
     for content in ("v2", "v3"):
-        assert (
-            challenges.put(
-                f"/submissions/{submission_id}", json=submission_body(content=content), headers=ALICE
-            ).status_code
-            == 200
-        )
+        api.ok(challenges.put(f"/submissions/{submission_id}", json=submission_body(content=content), headers=ALICE))
     listing = challenges.get(f"/submissions/{submission_id}/versions", headers=ALICE).get_json()
     assert listing["total"] == 3
     assert [(item["version"], item["content"]) for item in listing["items"]] == [(3, "v3"), (2, "v2"), (1, "v1")]
@@ -562,18 +547,16 @@ def test_versions_are_listed_newest_first_and_read_one_by_one(challenges: FlaskC
         f"/submissions/{submission_id}/versions", query_string={"limit": 1, "offset": 1}, headers=TEACHER
     ).get_json()
     assert (paged["total"], [item["version"] for item in paged["items"]]) == (3, [2])
-    one = challenges.get(f"/submissions/{submission_id}/versions/1", headers=ADMIN)
-    assert one.status_code == 200
-    assert one.get_json()["content"] == "v1"
-    _problem(challenges.get(f"/submissions/{submission_id}/versions/4", headers=ALICE), 404)
+    assert api.ok(challenges.get(f"/submissions/{submission_id}/versions/1", headers=ADMIN))["content"] == "v1"
+    api.problem(challenges.get(f"/submissions/{submission_id}/versions/4", headers=ALICE), 404)
     assert challenges.get(f"/submissions/{submission_id}/versions/0", headers=ALICE).status_code == 404
 
 
 @pytest.mark.parametrize("headers", [CAROL, OTHER_TEACHER], ids=["classmate", "other-teacher"])
 def test_strangers_cannot_read_versions(challenges: FlaskClient, headers: dict[str, str]) -> None:
     submission_id = _submit(challenges, _challenge(challenges))["id"]
-    _problem(challenges.get(f"/submissions/{submission_id}/versions", headers=headers), 404)
-    _problem(challenges.get(f"/submissions/{submission_id}/versions/1", headers=headers), 404)
+    api.problem(challenges.get(f"/submissions/{submission_id}/versions", headers=headers), 404)
+    api.problem(challenges.get(f"/submissions/{submission_id}/versions/1", headers=headers), 404)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -605,14 +588,14 @@ def test_the_teacher_lists_every_submission_newest_first_and_a_learner_only_thei
 def test_other_teachers_may_not_list_a_challenges_submissions(challenges: FlaskClient) -> None:
     challenge_id = _challenge(challenges)
     _submit(challenges, challenge_id)
-    _problem(challenges.get(f"/challenges/{challenge_id}/submissions", headers=OTHER_TEACHER), 403)
+    api.problem(challenges.get(f"/challenges/{challenge_id}/submissions", headers=OTHER_TEACHER), 403)
 
 
 def test_listing_refuses_hidden_challenges_and_bad_filters(challenges: FlaskClient) -> None:
     hidden = _challenge(challenges, cohorts=["c9"])
-    _problem(challenges.get(f"/challenges/{hidden}/submissions", headers=ALICE), 404)
+    api.problem(challenges.get(f"/challenges/{hidden}/submissions", headers=ALICE), 404)
     visible = _challenge(challenges)
-    problem = _problem(
+    problem = api.problem(
         challenges.get(f"/challenges/{visible}/submissions", query_string={"status": "lost"}, headers=TEACHER), 422
     )
     assert set(problem["errors"]) == {"status"}
@@ -632,14 +615,14 @@ def test_a_grade_is_stored_and_only_a_later_event_replaces_it(challenges: FlaskC
     assert graded["grade"]["grade"] == 0.6
     assert graded["grade"]["scores"] == {"Accuracy": 3}
     assert (graded["grade"]["review_count"], graded["grade"]["version"], graded["grade"]["overridden"]) == (3, 1, False)
-    stored_before = _stored(challenges_app)[0]["grade"]
+    stored_before = api.documents(challenges_app, "submissions")[0]["grade"]
     assert stored_before["event_id"] == first[0].id
     # A repeat of the same event, and an older one, change nothing.
     usecases.record_grades([first, _graded(submission_id, 0.1, NOW)], context=context)
-    assert _stored(challenges_app)[0]["grade"] == stored_before
+    assert api.documents(challenges_app, "submissions")[0]["grade"] == stored_before
     later = _graded(submission_id, 0.9, NOW + timedelta(hours=2))
     usecases.record_grades([later, first], context=context)
-    stored = _stored(challenges_app)[0]["grade"]
+    stored = api.documents(challenges_app, "submissions")[0]["grade"]
     assert (stored["grade"], stored["event_id"]) == (0.9, later[0].id)
     assert challenges.get(f"/submissions/{submission_id}", headers=TEACHER).get_json()["grade"]["grade"] == 0.9
 
@@ -648,7 +631,7 @@ def test_a_withdrawn_submission_keeps_its_status_when_graded(challenges: FlaskCl
     submission_id = _submit(challenges, _challenge(challenges))["id"]
     challenges.post(f"/submissions/{submission_id}/withdraw", headers=ALICE)
     usecases.record_grades([_graded(submission_id, 0.5, NOW)], context=_context(challenges_app))
-    (stored,) = _stored(challenges_app)
+    (stored,) = api.documents(challenges_app, "submissions")
     assert stored["status"] == "withdrawn"
     assert stored["grade"]["grade"] == 0.5
 
@@ -661,7 +644,7 @@ def test_grades_of_revisions_and_unknown_submissions_are_skipped(
         [_graded(submission_id, 0.5, NOW, target_kind="revision"), _graded("0" * 24, 0.5, NOW)],
         context=_context(challenges_app),
     )
-    (stored,) = _stored(challenges_app)
+    (stored,) = api.documents(challenges_app, "submissions")
     assert (stored["status"], stored["grade"]) == ("submitted", None)
 
 
@@ -670,9 +653,7 @@ def test_a_revision_after_grading_awaits_review_and_keeps_the_grade(
 ) -> None:
     submission_id = _submit(challenges, _challenge(challenges))["id"]
     usecases.record_grades([_graded(submission_id, 0.7, NOW)], context=_context(challenges_app))
-    revised = challenges.put(f"/submissions/{submission_id}", json=submission_body(content="v2"), headers=ALICE)
-    assert revised.status_code == 200
-    body = revised.get_json()
+    body = api.ok(challenges.put(f"/submissions/{submission_id}", json=submission_body(content="v2"), headers=ALICE))
     assert (body["status"], body["version"], body["grade"]["grade"], body["grade"]["version"]) == (
         "submitted",
         2,
