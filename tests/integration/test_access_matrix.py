@@ -63,7 +63,7 @@ ROWS = (
     Row("read resource",              "GET",   "/resources/{resource}",                             (401, 200, 200, 200, 200, 200, 200)),
     Row("endorse resource",           "POST",  "/resources/{resource}/endorsements",                (401, 403, 201, 201, 201, 201, 201)),
     Row("flag resource",              "POST",  "/resources/{resource}/flags",                       (401, 201, 201, 201, 201, 201, 201), lambda: {"reason": "outdated", "note": "Pluto lost planet status"}),
-    Row("propose revision",           "POST",  "/resources/{resource}/revisions",                   (401, 201, 201, 201, 201, 201, 201), revision_body),
+    Row("propose revision",           "POST",  "/resources/{resource}/revisions",                   (401, 201, 409, 201, 201, 201, 201), revision_body),
     Row("list revisions",             "GET",   "/resources/{resource}/revisions",                   (401, 200, 200, 200, 200, 200, 200)),
     Row("read revision",              "GET",   "/resources/{resource}/revisions/{revision}",        (401, 200, 200, 200, 200, 200, 200)),
     Row("decide revision",            "POST",  "/resources/{resource}/revisions/{revision}/decision", (401, 200, 403, 403, 200, 200, 200), lambda: {"decision": "accept"}),

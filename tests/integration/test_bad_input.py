@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 from tests.factories import challenge_body, resource_body, revision_body, submission_body
 from tests.integration.world import (
     LEARNER,
+    OTHER_COHORT,
     OTHER_LEARNER,
     OWNER_TEACHER,
     World,
@@ -165,7 +166,7 @@ ENDPOINTS = (
         "propose revision",
         "POST",
         "/resources/{resource}/revisions",
-        OTHER_LEARNER,
+        OTHER_COHORT,
         revision_body,
         ("summary", "note"),
         {

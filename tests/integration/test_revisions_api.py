@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 ALICE = bearer("alice", "learner", cohorts=("c1",))
 BOB = bearer("bob", "learner", cohorts=("c2",))
 CAROL = bearer("carol", "learner", cohorts=("c3",))
+DAVE = bearer("dave", "learner", cohorts=("c3",))
 TEACHER = bearer("teacher-1", "teacher")
 ADMIN = bearer("admin-1", "admin")
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -243,9 +244,9 @@ def test_the_history_lists_revisions_newest_first_and_by_status(
     challenges: FlaskClient, set_clock: SetClock, resource: dict[str, Any]
 ) -> None:
     proposed = []
-    for hour in range(3):
+    for hour, proposer in enumerate((CAROL, BOB, DAVE)):
         set_clock(START + timedelta(hours=hour + 1))
-        proposed.append(_propose(challenges, resource["id"], headers=BOB if hour % 2 else CAROL))
+        proposed.append(_propose(challenges, resource["id"], headers=proposer))
     assert _decide(challenges, proposed[0], "reject").status_code == 200
     history = challenges.get(f"/resources/{resource['id']}/revisions", headers=CAROL).get_json()
     assert history["total"] == 3
@@ -258,6 +259,18 @@ def test_the_history_lists_revisions_newest_first_and_by_status(
     assert (page["total"], [item["id"] for item in page["items"]]) == (3, [proposed[1]["id"]])
     one = challenges.get(f"/resources/{resource['id']}/revisions/{proposed[0]['id']}", headers=CAROL).get_json()
     assert (one["status"], one["decision"]["decided_by"]) == ("rejected", "owner")
+
+
+def test_a_second_pending_proposal_by_the_same_person_waits_for_the_first(
+    challenges: FlaskClient, challenges_app: Flask, resource: dict[str, Any]
+) -> None:
+    first = _propose(challenges, resource["id"], headers=CAROL)
+    before = api.documents(challenges_app, "revisions")
+    response = challenges.post(f"/resources/{resource['id']}/revisions", json=revision_body(), headers=CAROL)
+    assert api.problem(response, 409)["existing_id"] == first["id"]
+    assert api.documents(challenges_app, "revisions") == before
+    assert _decide(challenges, first, "reject").status_code == 200
+    _propose(challenges, resource["id"], headers=CAROL)
 
 
 def test_a_revision_is_found_only_under_its_own_resource(challenges: FlaskClient, resource: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 The role/ownership matrix and the bad-input table both start from this world:
 - teacher-1 owns a published challenge (cohort 7a) and a draft;
 - alice (7a) has submitted to the challenge and shared a resource;
-- bob (7a) has proposed a revision of alice's resource;
+- bob (7a) has proposed a revision of alice's resource (so a second proposal of his waits: 409);
 - carol is a learner of cohort 7b; teacher-2 is another teacher; admin-1 an admin.
 """
 

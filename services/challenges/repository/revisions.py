@@ -25,6 +25,7 @@ def create_indexes(database: Database[Any]) -> None:
     revisions = database[REVISIONS]
     revisions.create_index([("resource_id", ASCENDING), ("created_at", DESCENDING)])
     revisions.create_index([("resource_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)])
+    revisions.create_index([("resource_id", ASCENDING), ("proposer_id", ASCENDING), ("status", ASCENDING)])
     ensure_outbox_index(database, REVISIONS)
 
 
@@ -82,6 +83,14 @@ class RevisionRepository:
     def add(self, revision: Revision, events: Sequence[Event] = ()) -> None:
         """Insert a proposed revision together with the events announcing it."""
         self._revisions.insert_one({**_document(revision), **outbox_fields(events, revision.created_at)})
+
+    def pending_of(self, resource_id: str, proposer_id: str) -> Revision | None:
+        """Return this person's pending revision of the resource, if any."""
+        document = self._revisions.find_one(
+            {"resource_id": resource_id, "proposer_id": proposer_id, "status": RevisionStatus.PENDING.value},
+            PUBLIC_PROJECTION,
+        )
+        return _revision(document) if document else None
 
     def get(self, revision_id: str) -> Revision | None:
         """Return the revision or None."""

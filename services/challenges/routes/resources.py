@@ -142,7 +142,8 @@ class ResourceRevisions(MethodView):
         Send new values for any of `title`, `summary`, `url` (each must differ from the current value,
         else 422) with a `note` saying what changed and why, and `sources`. The revision stays pending,
         and readers see the current version, until two peers verify it or the resource's owner, a teacher
-        or an admin decides. A new `url` another resource has already answers 409 with `existing_id`.
+        or an admin decides. A new `url` another resource has already answers 409 with `existing_id`, and
+        so does a second proposal while the caller's earlier one for this resource is still pending.
         """
         return revisions.propose_revision(resource_id, fields, actor=authenticate(), context=use_case_context())
 

@@ -60,8 +60,16 @@ def _payload(resource: Resource, revision: Revision, **extra: Any) -> dict[str, 
 
 
 def propose_revision(resource_id: str, fields: Mapping[str, Any], *, actor: Principal, context: Context) -> Revision:
-    """Propose a knowledge update; it stays pending (readers see the current version) until it is decided."""
+    """Propose a knowledge update; it stays pending (readers see the current version) until it is decided.
+
+    One pending proposal per person and resource: a second waits until the first is decided (409).
+    """
     resource = get_resource(resource_id, context=context)
+    pending = context.repositories.revisions.pending_of(resource.id, actor.user_id)
+    if pending is not None:
+        raise InvalidState(
+            "Your earlier proposal for this resource is still pending: wait for its decision", existing_id=pending.id
+        )
     changes = rules.diff(resource, {name: fields[name] for name in REVISABLE_FIELDS if name in fields})
     if "url" in changes:
         existing = context.repositories.resources.find_by_canonical_url(canonicalize_url(changes["url"].new))
