@@ -52,6 +52,7 @@ ROWS = (
     Row("close challenge",            "POST",  "/challenges/{challenge}/close",                     (401, 403, 403, 403, 200, 403, 200)),
     Row("archive draft",              "POST",  "/challenges/{draft}/archive",                       (401, 403, 403, 403, 200, 403, 200)),
     Row("submit",                     "POST",  "/challenges/{challenge}/submissions",               (401, 409, 201, 404, 403, 403, 403), submission_body),
+    Row("list my submissions",        "GET",   "/submissions",                                      (401, 200, 200, 200, 200, 200, 200)),
     Row("list challenge submissions", "GET",   "/challenges/{challenge}/submissions",               (401, 200, 200, 404, 200, 403, 200)),
     Row("read submission",            "GET",   "/submissions/{submission}",                         (401, 200, 404, 404, 200, 404, 200)),
     Row("revise submission",          "PUT",   "/submissions/{submission}",                         (401, 200, 404, 404, 403, 404, 403), submission_body),

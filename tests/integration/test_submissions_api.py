@@ -679,3 +679,28 @@ def test_stored_submissions_read_back_as_domain_objects(challenges: FlaskClient,
     assert isinstance(read.status, rules.SubmissionStatus)
     assert (read.version, read.current_version.content) == (1, submission["content"])
     assert read.links == tuple(submission_body()["links"])
+
+
+def test_each_caller_lists_their_own_submissions_across_challenges(challenges: FlaskClient) -> None:
+    first, second = _challenge(challenges), _challenge(challenges)
+    by_other_teacher = challenges.post("/challenges", json=challenge_body(), headers=OTHER_TEACHER).get_json()["id"]
+    assert challenges.post(f"/challenges/{by_other_teacher}/publish", headers=OTHER_TEACHER).status_code == 200
+    alice_first = _submit(challenges, first)["id"]
+    alice_second = _submit(challenges, second)["id"]
+    carol_first = _submit(challenges, first, headers=CAROL)["id"]
+    carol_other = _submit(challenges, by_other_teacher, headers=CAROL)["id"]
+
+    def listed(headers: dict[str, str], **query: Any) -> list[str]:
+        return api.ids(challenges.get("/submissions", query_string=query, headers=headers))
+
+    assert listed(ALICE) == [alice_second, alice_first]
+    assert listed(ALICE, challenge_id=first) == [alice_first]
+    assert listed(CAROL) == [carol_other, carol_first]
+    assert listed(BOB) == []
+    assert listed(TEACHER) == [carol_first, alice_second, alice_first]
+    assert listed(OTHER_TEACHER) == [carol_other]
+    assert listed(ADMIN, limit=2) == [carol_other, carol_first]
+    assert challenges.get("/submissions", headers=ADMIN).get_json()["total"] == 4
+    challenges.post(f"/submissions/{alice_first}/withdraw", headers=ALICE)
+    assert listed(ALICE, status="withdrawn") == [alice_first]
+    api.problem(challenges.get("/submissions?challenge_id=nope", headers=ALICE), 422)

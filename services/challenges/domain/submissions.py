@@ -247,8 +247,9 @@ def view_for(submission: Submission, access: Access) -> SubmissionView:
 
 @dataclass(frozen=True)
 class SubmissionQuery:
-    """Which submissions of a challenge a listing shows."""
+    """Which submissions a listing shows (None: any)."""
 
-    challenge_id: str
+    challenge_id: str | None = None
     author_id: str | None = None
+    challenge_owner_id: str | None = None
     status: SubmissionStatus | None = None

@@ -39,6 +39,8 @@ def create_indexes(database: Database[Any]) -> None:
         [("challenge_id", ASCENDING), ("author_id", ASCENDING)], unique=True, name="challenge_author_unique"
     )
     submissions.create_index([("challenge_id", ASCENDING), ("created_at", DESCENDING)])
+    submissions.create_index([("author_id", ASCENDING), ("created_at", DESCENDING)])
+    submissions.create_index([("challenge_owner_id", ASCENDING), ("created_at", DESCENDING)])
     submissions.create_index([("challenge_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)])
     ensure_outbox_index(database, SUBMISSIONS)
 
@@ -208,10 +210,14 @@ class SubmissionRepository:
         return {document["challenge_id"] for document in documents}
 
     def search(self, query: SubmissionQuery, *, limit: int, offset: int) -> tuple[list[Submission], int]:
-        """Return a page of a challenge's matching submissions, newest first, and how many match in all."""
-        filters: dict[str, Any] = {"challenge_id": query.challenge_id}
+        """Return a page of matching submissions, newest first, and how many match in all."""
+        filters: dict[str, Any] = {}
+        if query.challenge_id is not None:
+            filters["challenge_id"] = query.challenge_id
         if query.author_id is not None:
             filters["author_id"] = query.author_id
+        if query.challenge_owner_id is not None:
+            filters["challenge_owner_id"] = query.challenge_owner_id
         if query.status is not None:
             filters["status"] = query.status.value
         documents, total = find_page(

@@ -13,6 +13,7 @@ from services.challenges.schemas.submissions import (
     CREATE_EXAMPLE,
     SUBMISSION_EXAMPLE,
     VERSION_EXAMPLE,
+    OwnSubmissionListQuerySchema,
     SubmissionCreateSchema,
     SubmissionListQuerySchema,
     SubmissionPageSchema,
@@ -29,7 +30,29 @@ from shared.web import documents_errors
 blp = Blueprint("submissions", __name__, description="Learners' submissions to challenges, with their versions")
 
 
-# Path parameters, described once for every route that has them.
+@blp.route("/submissions")
+class OwnSubmissions(MethodView):
+    @requires(*MEMBERS)
+    @blp.arguments(OwnSubmissionListQuerySchema, location="query")
+    @blp.response(200, SubmissionPageSchema, example={"items": [SUBMISSION_EXAMPLE], "total": 1})
+    @documents_errors(blp, 401, 403, 422)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """List my submissions across challenges, newest first.
+
+        A learner sees the submissions they wrote; a teacher, the submissions to the challenges they
+        own; an admin, every submission. Filter by `status` and `challenge_id`.
+        """
+        items, total = usecases.list_own_submissions(
+            actor=authenticate(),
+            context=use_case_context(),
+            status=query["status"],
+            challenge_id=query["challenge_id"],
+            limit=query["limit"],
+            offset=query["offset"],
+        )
+        return page(items, total)
+
+
 @blp.route(f"/challenges/<{ID}:challenge_id>/submissions", parameters=path_parameters("challenge_id"))
 class ChallengeSubmissions(MethodView):
     @requires(Role.LEARNER)

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.challenges.domain.submissions import SubmissionStatus
-from shared.schemas import PageQuerySchema, StrictSchema, Text, page_schema, unique_items
+from shared.schemas import ID_PATTERN, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
 
 MAX_CONTENT = 20_000
 MAX_LINKS = 10
@@ -77,6 +77,22 @@ class SubmissionVersionSchema(StrictSchema):
     content = fields.String()
     links = fields.List(fields.String())
     submitted_at = fields.AwareDateTime()
+
+
+class OwnSubmissionListQuerySchema(PageQuerySchema):
+    """Filters of the caller's submissions."""
+
+    status = fields.Enum(
+        SubmissionStatus,
+        by_value=True,
+        load_default=None,
+        metadata={"description": "Only submissions in this status (`submitted`, `graded` or `withdrawn`)"},
+    )
+    challenge_id = fields.String(
+        load_default=None,
+        validate=validate.Regexp(ID_PATTERN, error="Not a challenge id"),
+        metadata={"description": "Only submissions to this challenge"},
+    )
 
 
 class SubmissionListQuerySchema(PageQuerySchema):

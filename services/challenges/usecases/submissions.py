@@ -201,6 +201,32 @@ def list_submissions(
     return [rules.view_for(submission, access) for submission in items], total
 
 
+def list_own_submissions(
+    *,
+    actor: Principal,
+    context: Context,
+    limit: int,
+    offset: int,
+    status: SubmissionStatus | None = None,
+    challenge_id: str | None = None,
+) -> tuple[list[SubmissionView], int]:
+    """List the caller's submissions across challenges, newest first.
+
+    A learner's are the ones they wrote; a teacher's, those made to the challenges they own; an admin's,
+    every submission.
+    """
+    if actor.is_admin:
+        query, access = SubmissionQuery(challenge_id=challenge_id, status=status), Access.STAFF
+    elif actor.is_staff:
+        query = SubmissionQuery(challenge_id=challenge_id, challenge_owner_id=actor.user_id, status=status)
+        access = Access.STAFF
+    else:
+        query = SubmissionQuery(challenge_id=challenge_id, author_id=actor.user_id, status=status)
+        access = Access.AUTHOR
+    items, total = context.repositories.submissions.search(query, limit=limit, offset=offset)
+    return [rules.view_for(submission, access) for submission in items], total
+
+
 def record_assignments(events: Sequence[tuple[Event, Mapping[str, Any]]], *, context: Context) -> None:
     """Give reviewers assigned by peer review (`review.assigned`) read access to their submissions."""
     for event, data in events:
