@@ -6,6 +6,9 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test processes for `make test` (pytest-xdist); each test file stays on one process, so an
+# end-to-end module's running stack is never split. 0 runs everything in this process.
+TEST_WORKERS ?= 2
 
 # make token USER=alice ROLE=teacher COHORTS=c1
 ROLE ?= learner
@@ -34,7 +37,7 @@ run: $(STAMP) ## Run everything locally: Redis, FerretDB, three APIs (gunicorn) 
 
 test: $(STAMP) ## Run the whole test suite (unit, integration with FerretDB + Redis, end-to-end processes)
 	@command -v go >/dev/null && bash tools/ferretdb/install.sh || true
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## Run the fast tests only
 	$(PYTHON) -m pytest tests/unit -m "not integration" $(PYTEST_ARGS)
