@@ -14,7 +14,7 @@ from shared.contracts.events import Event, EventType
 from shared.queues import EventPublisher
 from shared.redisconn import RedisProvider
 from tests.e2e.conftest import Stack, eventually, get_json
-from tests.factories import bearer, challenge_body, token, unique
+from tests.factories import bearer, challenge_body, resource_body, token, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -45,10 +45,10 @@ def _publish(stack: Stack, event: Event) -> None:
     stack.wait_for_jobs(EventPublisher(RedisProvider(stack.env["REDIS_URL"])).publish([event]))
 
 
-def _stored_challenge(stack: Stack, challenge_id: str) -> dict[str, Any] | None:
+def _stored(stack: Stack, collection: str, document_id: str) -> dict[str, Any] | None:
     with pymongo.MongoClient(stack.env["MONGO_URL"], serverSelectionTimeoutMS=5000) as client:
-        document: dict[str, Any] | None = client[f"{stack.env['MONGO_DB_PREFIX']}challenges"]["challenges"].find_one(
-            {"_id": challenge_id}
+        document: dict[str, Any] | None = client[f"{stack.env['MONGO_DB_PREFIX']}challenges"][collection].find_one(
+            {"_id": document_id}
         )
     return document
 
@@ -59,9 +59,9 @@ def test_the_worker_closes_a_challenge_at_its_end_and_submissions_stop(stack: St
     learner = bearer(unique("learner"), "learner")
     assert _submit(stack, challenge_id, learner).status_code == 201
 
-    stored = eventually(lambda: (_stored_challenge(stack, challenge_id) or {}).get("status") == "closed" or None)
+    stored = eventually(lambda: (_stored(stack, "challenges", challenge_id) or {}).get("status") == "closed" or None)
     assert stored
-    document = _stored_challenge(stack, challenge_id)
+    document = _stored(stack, "challenges", challenge_id)
     assert document is not None
     assert "_outbox" not in document
     late = _submit(stack, challenge_id, bearer(unique("late"), "learner"))
@@ -117,3 +117,43 @@ def test_a_grade_and_a_reviewer_arrive_through_the_challenges_worker(stack: Stac
     assert mine["status"] == "graded"
     assert mine["grade"]["grade"] == 0.8
     assert mine["grade"]["feedback"] == "Clear, with one source missing."
+
+
+def test_an_accept_killed_between_its_two_writes_is_finished_by_the_retry(stack: Stack) -> None:
+    owner = bearer(unique("owner"), "learner")
+    proposer = bearer(unique("proposer"), "learner")
+    shared = requests.post(stack.url("challenges", "/resources"), json=resource_body(), headers=owner, timeout=10)
+    assert shared.status_code == 201
+    resource_id = shared.json()["id"]
+    proposed = requests.post(
+        stack.url("challenges", f"/resources/{resource_id}/revisions"),
+        json={"summary": "Pluto has been a dwarf planet since 2006.", "note": "IAU resolution B5"},
+        headers=proposer,
+        timeout=10,
+    )
+    assert proposed.status_code == 201
+    revision_id = proposed.json()["id"]
+    decision_path = f"/resources/{resource_id}/revisions/{revision_id}/decision"
+
+    crashing = stack.start_api(
+        "challenges", name="challenges-api-crashing", CONNECTIVE_CRASH_AT="revisions.accept.after_resource_write"
+    )
+    with pytest.raises(requests.ConnectionError):
+        requests.post(f"{crashing}{decision_path}", json={"decision": "accept"}, headers=owner, timeout=10)
+    stack.stop("challenges-api-crashing")
+
+    # The resource took the revision in (with its event in the same write); the revision is still pending.
+    resource = _stored(stack, "resources", resource_id)
+    assert resource is not None
+    assert resource["version"] == 2
+    assert (_stored(stack, "revisions", revision_id) or {})["status"] == "pending"
+    # The worker's outbox relay publishes the event the dead process left behind.
+    eventually(lambda: "_outbox" not in (_stored(stack, "resources", resource_id) or {"_outbox": 1}) or None)
+
+    retried = requests.post(
+        stack.url("challenges", decision_path), json={"decision": "accept"}, headers=owner, timeout=10
+    )
+    assert retried.status_code == 200, retried.text
+    assert (retried.json()["status"], retried.json()["version"]) == ("accepted", 2)
+    current = get_json(stack.url("challenges", f"/resources/{resource_id}"), token(unique("reader")))
+    assert (current["version"], current["summary"]) == (2, "Pluto has been a dwarf planet since 2006.")
