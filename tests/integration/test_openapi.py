@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from openapi_schema_validator import OAS30Validator
+from openapi_spec_validator import validate
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +99,31 @@ def test_every_operation_documents_the_errors_it_can_give(spec: dict[str, Any]) 
 def test_the_error_schema_is_the_problem_document(spec: dict[str, Any]) -> None:
     problem = spec["components"]["schemas"]["Problem"]
     assert {"type", "title", "status", "detail", "errors", "existing_id"} <= set(problem["properties"])
+
+
+def test_the_documents_are_valid_openapi(challenges: FlaskClient, leaderboards: FlaskClient) -> None:
+    for client in (challenges, leaderboards):
+        validate(client.get("/openapi.json").get_json())
+
+
+def test_every_example_matches_its_schema(spec: dict[str, Any]) -> None:
+    checked = 0
+    for path, method, operation in _operations(spec):
+        bodies = (
+            [("request body", _resolve(spec, operation["requestBody"])["content"])]
+            if "requestBody" in operation
+            else []
+        )
+        bodies += [
+            (status, _resolve(spec, response).get("content", {})) for status, response in operation["responses"].items()
+        ]
+        for label, content in bodies:
+            for media in content.values():
+                if "example" not in media or "schema" not in media:
+                    continue
+                # Wrapping keeps `#/components/...` references resolvable from the schema's root.
+                validator = OAS30Validator({"allOf": [media["schema"]], "components": spec["components"]})
+                errors = [error.message for error in validator.iter_errors(media["example"])]
+                assert not errors, f"{method} {path} {label} example: {errors}"
+                checked += 1
+    assert checked > len(_operations(spec))
