@@ -155,13 +155,13 @@ class _Server:
 
     def __init__(
         self,
-        binary: Path,
+        binary: Path | None = None,
         *,
         data_dir: Path | None = None,
         port: int | None = None,
         startup_timeout: float = 30.0,
     ) -> None:
-        self.binary = binary
+        self.binary = binary or self._find_binary()
         # A given directory is the caller's to keep (make run); a temporary one is removed on stop.
         self._given_dir = data_dir
         self._requested_port = port
@@ -270,6 +270,11 @@ class _Server:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(port={self._port}, pid={self.pid}, directory={self._directory})"
 
+    @staticmethod
+    def _find_binary() -> Path:
+        """Return the server's binary when none is given; raise ServerUnavailable if there is none."""
+        raise NotImplementedError
+
     def _command(self) -> list[str]:
         raise NotImplementedError
 
@@ -339,16 +344,7 @@ class RedisServer(_Server):
     """A real redis-server with an append-only file, so data survives restart()."""
 
     name = "redis"
-
-    def __init__(
-        self,
-        binary: Path | None = None,
-        *,
-        data_dir: Path | None = None,
-        port: int | None = None,
-        startup_timeout: float = 30.0,
-    ) -> None:
-        super().__init__(binary or find_redis_server(), data_dir=data_dir, port=port, startup_timeout=startup_timeout)
+    _find_binary = staticmethod(find_redis_server)
 
     @property
     def url(self) -> str:
@@ -394,21 +390,14 @@ class FerretDBServer(_Server):
 
     name = "ferretdb"
 
-    def __init__(
-        self,
-        binary: Path | None = None,
-        *,
-        data_dir: Path | None = None,
-        port: int | None = None,
-        startup_timeout: float = 30.0,
-    ) -> None:
-        if binary is None:
-            binary = find_ferretdb()
+    @staticmethod
+    def _find_binary() -> Path:
+        binary = find_ferretdb()
         if binary is None:
             raise ServerUnavailable(
                 "FerretDB is not built: call ensure_ferretdb() or run `bash tools/ferretdb/install.sh`"
             )
-        super().__init__(binary, data_dir=data_dir, port=port, startup_timeout=startup_timeout)
+        return binary
 
     @property
     def url(self) -> str:
