@@ -25,6 +25,11 @@ def Name(**kwargs: Any) -> fields.String:  # noqa: N802 - a field factory reads 
     )
 
 
+def ObjectId(what: str, **kwargs: Any) -> fields.String:  # noqa: N802
+    """An object id (24 hex digits) of a `what`, e.g. ObjectId("challenge")."""
+    return fields.String(validate=validate.Regexp(ID_PATTERN, error=f"Not a {what} id"), **kwargs)
+
+
 def Text(max_length: int, *, min_length: int = 0, **kwargs: Any) -> fields.String:  # noqa: N802
     """A free-text string with bounds."""
     return fields.String(validate=validate.Length(min=min_length, max=max_length), **kwargs)
@@ -68,6 +73,7 @@ def unique_items(data: dict[str, Any], *field_names: str) -> None:
 __all__ = [
     "ID_PATTERN",
     "Name",
+    "ObjectId",
     "PageQuerySchema",
     "PageSchema",
     "StrictSchema",

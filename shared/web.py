@@ -20,6 +20,7 @@ from shared.errors import PROBLEM_MEDIA_TYPE, problem_document, problem_response
 from shared.mongo import MongoProvider
 from shared.observability import install_request_tracking, metrics_response
 from shared.redisconn import RedisProvider
+from shared.schemas import ID_PATTERN
 from shared.settings import Settings
 from shared.worker import PeriodicTask, start_inline_worker
 
@@ -61,10 +62,10 @@ class ConnectiveApi(Api):
 class ObjectIdConverter(BaseConverter):
     """Matches a 24-hex-digit object id in a path; anything else answers 404 before any view runs."""
 
-    regex = "[0-9a-f]{24}"
+    regex = ID_PATTERN.removeprefix("^").removesuffix("$")
 
 
-OBJECT_ID_SCHEMA = {"type": "string", "pattern": "^[0-9a-f]{24}$", "example": "6b02e48625231e1d5301a2b7"}
+OBJECT_ID_SCHEMA = {"type": "string", "pattern": ID_PATTERN, "example": "6b02e48625231e1d5301a2b7"}
 
 
 class HealthSchema(Schema):

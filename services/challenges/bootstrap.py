@@ -34,9 +34,15 @@ class Dependencies:
     # Tests replace the clock to move time past a challenge's end without waiting.
     clock: Callable[[], datetime] = field(default=utc_now)
 
-    def context(self) -> Context:
-        """Return a use-case context for work outside a request (worker jobs, timers)."""
-        return Context(repositories=self.repositories, outbox=self.outbox, clock=self.clock, freshness=self.freshness)
+    def context(self, request_id: Callable[[], str | None] = lambda: None) -> Context:
+        """Return a use-case context; requests pass how to read their request id, jobs and timers need none."""
+        return Context(
+            repositories=self.repositories,
+            outbox=self.outbox,
+            clock=self.clock,
+            request_id=request_id,
+            freshness=self.freshness,
+        )
 
 
 def build(settings: Settings, freshness: FreshnessPolicy | None = None) -> Dependencies:

@@ -20,13 +20,7 @@ MEMBERS = (Role.LEARNER, Role.TEACHER, Role.ADMIN)
 def use_case_context() -> Context:
     """Return the use-case context of the current request."""
     dependencies: Dependencies = current_app.extensions["connective"].dependencies
-    return Context(
-        repositories=dependencies.repositories,
-        outbox=dependencies.outbox,
-        clock=dependencies.clock,
-        request_id=current_request_id,
-        freshness=dependencies.freshness,
-    )
+    return dependencies.context(request_id=current_request_id)
 
 
 def page(items: list[Any], total: int) -> dict[str, Any]:

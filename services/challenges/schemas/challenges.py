@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.challenges.domain.challenges import MAX_PREREQUISITES, ChallengeKind, ChallengeSort, ChallengeStatus
-from shared.schemas import ID_PATTERN, Name, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
+from shared.schemas import Name, ObjectId, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
 
 MAX_TAGS = 20
 MAX_COHORTS = 50
@@ -51,7 +51,7 @@ class ChallengeCreateSchema(StrictSchema):
     ends_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={"example": "2026-12-15T17:00:00Z"})
     review = fields.Nested(ReviewSettingsSchema, load_default=dict)
     prerequisites = fields.List(
-        fields.String(validate=validate.Regexp(ID_PATTERN, error="Not a challenge id")),
+        ObjectId("challenge"),
         load_default=list,
         validate=validate.Length(max=MAX_PREREQUISITES),
         metadata={

@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.challenges.domain.resources import DecidedBy, FlagReason, FreshnessState, ResourceSort
 from services.challenges.domain.revisions import REVISABLE_FIELDS, RevisionStatus
-from shared.schemas import ID_PATTERN, Name, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
+from shared.schemas import Name, ObjectId, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
 
 MAX_TAGS = 20
 MAX_SOURCES = 10
@@ -30,11 +30,7 @@ class ResourceCreateSchema(StrictSchema):
     tags = fields.List(
         Name(), load_default=list, validate=validate.Length(max=MAX_TAGS), metadata={"example": ["astronomy"]}
     )
-    challenge_id = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Regexp(ID_PATTERN, error="Not a challenge id"),
-    )
+    challenge_id = ObjectId("challenge", load_default=None, allow_none=True)
     review_interval_days = fields.Integer(
         strict=True,
         load_default=None,
@@ -122,9 +118,9 @@ class ResourceListQuerySchema(PageQuerySchema):
     owner_id = fields.String(
         load_default=None, validate=validate.Length(min=1, max=128), metadata={"description": "Resources of this user"}
     )
-    challenge_id = fields.String(
+    challenge_id = ObjectId(
+        "challenge",
         load_default=None,
-        validate=validate.Regexp(ID_PATTERN, error="Not a challenge id"),
         metadata={"description": "Resources shared for this challenge"},
     )
     sort = fields.Enum(

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.challenges.domain.submissions import SubmissionStatus
-from shared.schemas import ID_PATTERN, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
+from shared.schemas import ObjectId, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
 
 MAX_CONTENT = 20_000
 MAX_LINKS = 10
@@ -88,9 +88,9 @@ class OwnSubmissionListQuerySchema(PageQuerySchema):
         load_default=None,
         metadata={"description": "Only submissions in this status (`submitted`, `graded` or `withdrawn`)"},
     )
-    challenge_id = fields.String(
+    challenge_id = ObjectId(
+        "challenge",
         load_default=None,
-        validate=validate.Regexp(ID_PATTERN, error="Not a challenge id"),
         metadata={"description": "Only submissions to this challenge"},
     )
 
