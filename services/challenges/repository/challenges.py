@@ -169,11 +169,6 @@ class ChallengeRepository:
         )
         return [_challenge(document) for document in cursor]
 
-    def prerequisite_graph(self) -> dict[str, tuple[str, ...]]:
-        """Return each challenge's prerequisites, for challenges that have any."""
-        documents = self._challenges.find({"prerequisites.0": {"$exists": True}}, {"prerequisites": 1})
-        return {document["_id"]: tuple(document["prerequisites"]) for document in documents}
-
     def search(self, query: ChallengeQuery, *, limit: int, offset: int) -> tuple[list[Challenge], int]:
         """Return a page of matching challenges in the query's order, and how many match in all."""
         filters = _filters(query)

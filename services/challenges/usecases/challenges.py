@@ -84,8 +84,21 @@ def _check_prerequisites(challenge_id: str, prerequisites: tuple[str, ...], cont
             "prerequisites",
             f"Challenge {not_submission[0]} takes no submissions; a prerequisite is completed by submitting to it",
         )
-    if rules.prerequisite_cycle(challenge_id, prerequisites, context.repositories.challenges.prerequisite_graph()):
+    if rules.prerequisite_cycle(challenge_id, prerequisites, _reachable_prerequisites(found, context)):
         raise InvalidField("prerequisites", "These prerequisites would make challenges wait on each other")
+
+
+def _reachable_prerequisites(start: Mapping[str, Challenge], context: Context) -> dict[str, tuple[str, ...]]:
+    """Return the prerequisites of every challenge reachable from `start`, reading one level per query."""
+    graph = {identifier: challenge.prerequisites for identifier, challenge in start.items()}
+    frontier = {needed for needs in graph.values() for needed in needs} - graph.keys()
+    while frontier:
+        found = context.repositories.challenges.get_many(sorted(frontier))
+        graph.update(
+            {identifier: found[identifier].prerequisites if identifier in found else () for identifier in frontier}
+        )
+        frontier = {needed for identifier in frontier for needed in graph[identifier]} - graph.keys()
+    return graph
 
 
 def create_challenge(fields: dict[str, Any], *, actor: Principal, context: Context) -> Challenge:
