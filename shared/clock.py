@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
+def to_milliseconds(moment: datetime) -> datetime:
+    """Return the moment cut to milliseconds, as BSON stores it, so a value read back equals the one written."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def utc_now() -> datetime:
-    """Return now in UTC, cut to milliseconds so a value read back equals the value written."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    """Return now in UTC, cut to milliseconds."""
+    return to_milliseconds(datetime.now(UTC))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -21,6 +21,7 @@ from services.leaderboards.domain import (
     ledger_entries,
 )
 from services.leaderboards.repository import LedgerRepository
+from shared.clock import utc_now
 from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event
 from shared.faults import crash_point
@@ -39,7 +40,7 @@ class Context:
     ledger: LedgerRepository
     boards: BoardStore
     points: PointsConfig = field(default_factory=PointsConfig)
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = field(default=utc_now)
 
 
 def apply_events(events: Sequence[tuple[Event, Mapping[str, Any]]], *, context: Context) -> int:

@@ -21,6 +21,7 @@ from services.challenges.domain.submissions import (
     SubmissionVersion,
 )
 from services.challenges.repository.store import PUBLIC_PROJECTION, Store, find_page
+from shared.clock import to_milliseconds
 from shared.contracts.events import Event
 from shared.outbox import ensure_outbox_index, outbox_fields, with_outbox
 
@@ -123,11 +124,6 @@ def _submission(document: dict[str, Any]) -> Submission:
         reviewer_ids=tuple(document.get("reviewer_ids", ())),
         grade=_grade(document.get("grade")),
     )
-
-
-def _to_milliseconds(moment: datetime) -> datetime:
-    """Return the moment as BSON stores it, so comparisons with a stored moment are exact."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class GradeOutcome(StrEnum):
@@ -242,7 +238,7 @@ class SubmissionRepository:
         nothing. A withdrawn submission keeps its status; any other becomes `graded`. Each attempt is
         one conditional write; a second round covers a withdrawal or re-submission in between.
         """
-        graded_at = _to_milliseconds(grade.graded_at)
+        graded_at = to_milliseconds(grade.graded_at)
         stored = {
             "grade": grade.grade,
             "scores": dict(grade.scores),
