@@ -217,11 +217,7 @@ class _Server:
         if self._directory is None:
             self._prepare_directory()
             atexit.register(self.stop)
-        try:
-            self._launch()
-        except BaseException:
-            self.stop()
-            raise
+        self._launch_or_stop()
         return self
 
     def stop(self, timeout: float | None = None) -> None:
@@ -240,11 +236,7 @@ class _Server:
         if self._directory is None:
             raise RuntimeError(f"{self.name} has not been started")
         self._halt(self.stop_timeout)
-        try:
-            self._launch()
-        except BaseException:
-            self.stop()
-            raise
+        self._launch_or_stop()
         return self
 
     def kill(self) -> None:
@@ -299,6 +291,14 @@ class _Server:
         self._directory = directory
         self._lock = lock
         self._port = self._requested_port or free_port()
+
+    def _launch_or_stop(self) -> None:
+        """Launch the process; on any failure stop cleanly (releasing the directory) and re-raise."""
+        try:
+            self._launch()
+        except BaseException:
+            self.stop()
+            raise
 
     def _launch(self) -> None:
         # The child inherits the lock, so a server orphaned by a killed parent still guards its directory.
