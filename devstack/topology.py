@@ -61,7 +61,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 GATEWAY_PORT = 8080
 
-# Which service answers which first path segment behind the gateway (DESIGN.md, section 1).
+# Which service answers which first path segment behind the gateway (docs/architecture.md, Services).
 GATEWAY_ROUTES: dict[str, tuple[str, ...]] = {
     "challenges": ("challenges", "resources", "submissions"),
     "peer_review": ("assignments", "allocations", "reviews", "targets"),

@@ -1,4 +1,4 @@
-"""Bearer-token authentication (JWT claims of DESIGN.md) and role checks for views."""
+"""Bearer-token authentication (the claims of docs/architecture.md, Tokens) and role checks for views."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def mint_token(
     issuer: str | None = None,
     audience: str | None = None,
 ) -> str:
-    """Sign a token with the claims of DESIGN.md (development and tests; production uses an IdP)."""
+    """Sign a token with Connective's claims (development and tests; production uses an identity provider)."""
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": user_id,

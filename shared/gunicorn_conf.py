@@ -8,7 +8,7 @@ from typing import Any
 
 _inline_worker = os.environ.get("INLINE_WORKER", "").lower() in {"1", "true", "yes", "on"}
 
-# Sync workers: on 2 cores they match gthread's throughput with the better p99 (LIBRARIES.md).
+# Sync workers: measured on 2 cores they match gthread's throughput with the better p99.
 worker_class = "sync"
 # The in-process store lives in one process, so the fallback mode serves with a single worker.
 workers = 1 if _inline_worker else int(os.environ.get("WEB_CONCURRENCY", "2"))

@@ -97,7 +97,7 @@ def run_worker(
     # Repair what a previous crash left before taking new jobs.
     housekeeper.run_once()
     housekeeper.start()
-    # SimpleWorker runs jobs in this process (about 3x the throughput of forking per job, DESIGN.md §6);
+    # SimpleWorker runs jobs in this process (about 3x the throughput of forking per job on two cores);
     # a crash mid-job is recovered by RQ's abandoned-job handling and the idempotent consumers.
     worker = SimpleWorker(
         [make_queue(queue_name, connection)],

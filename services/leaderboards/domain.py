@@ -124,7 +124,7 @@ def ledger_key(event_id: str, rule: str, user_id: str) -> str:
 
 @dataclass(frozen=True)
 class PointsConfig:
-    """Points per action (DESIGN.md §5); configurable per deployment."""
+    """Points per action; configurable per deployment."""
 
     resource_shared: int = 5
 

@@ -1,4 +1,4 @@
-"""Token claims and roles shared by every service (DESIGN.md, Tokens)."""
+"""Token claims and roles shared by every service (docs/architecture.md, Tokens)."""
 
 from __future__ import annotations
 

@@ -13,13 +13,13 @@ SCHEMA_VERSION = 1
 
 
 class EventType(StrEnum):
-    """Integration events, named in the past tense (DESIGN.md, Events)."""
+    """Integration events, named in the past tense (docs/architecture.md, Events)."""
 
     CHALLENGE_PUBLISHED = "challenge.published"
     CHALLENGE_CLOSED = "challenge.closed"
     SUBMISSION_SUBMITTED = "submission.submitted"
     SUBMISSION_REVISED = "submission.revised"
-    # Added to DESIGN.md's list: peer review drops a withdrawn submission's open assignments.
+    # Peer review drops a withdrawn submission's open assignments.
     SUBMISSION_WITHDRAWN = "submission.withdrawn"
     RESOURCE_SHARED = "resource.shared"
     RESOURCE_ENDORSED = "resource.endorsed"
@@ -66,7 +66,7 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Event:
-    """An integration event with its envelope (DESIGN.md, Events)."""
+    """An integration event with its envelope (docs/architecture.md, Events)."""
 
     type: str
     producer: str

@@ -1,4 +1,4 @@
-"""TokenVerifier, mint_token and the dev `token` command: the claims of DESIGN.md, and nothing forged gets in."""
+"""TokenVerifier, mint_token and the dev `token` command: Connective's claims, and nothing forged gets in."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The deployment files agree with devstack/topology.py and DESIGN.md, and fail here when they drift."""
+"""The deployment files agree with devstack/topology.py and docs/architecture.md, and fail here when they drift."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ ENV_EXAMPLE = REPOSITORY / ".env.example"
 DOCKERFILE = REPOSITORY / "Dockerfile"
 DOCKERIGNORE = REPOSITORY / ".dockerignore"
 
-# DESIGN.md, section "Environment (every service)", plus the optional settings operators may set.
+# The settings every service reads (docs/architecture.md, Settings), plus the optional settings operators may set.
 ENVIRONMENT_VARIABLES = (
     "MONGO_URL",
     "REDIS_URL",
