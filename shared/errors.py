@@ -1,4 +1,4 @@
-"""RFC 9457 problem+json: one error shape for every failure, including validation errors."""
+"""RFC 9457 problem+json: one error shape for every failure, including validation and domain errors."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 import structlog
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
+
+from shared.domain import DomainError, Forbidden, InvalidField, InvalidState, NotFound, TooLarge
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://connective.dev/problems/"
@@ -122,12 +124,36 @@ def _from_http_exception(error: HTTPException) -> Response:
     return problem_response(problem_document(status, str(detail)), headers)
 
 
+# The status of each family of domain errors; any other broken rule answers 422.
+DOMAIN_STATUSES: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (Forbidden, 403),
+    (InvalidState, 409),
+    (InvalidField, 422),
+    (TooLarge, 413),
+)
+
+
+def domain_problem(error: DomainError) -> Problem:
+    """Return the problem a broken rule answers with: its family's status, its kind, its details."""
+    extensions = dict(error.details)
+    if isinstance(error, InvalidField):
+        extensions["errors"] = {error.field: [str(error)]}
+    status = next((status for family, status in DOMAIN_STATUSES if isinstance(error, family)), 422)
+    return Problem(status, str(error), kind=error.kind, **extensions)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Make every error, expected or not, answer with problem+json."""
 
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
         return problem_response(error.to_dict(), error.headers)
+
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError) -> Response:
+        problem = domain_problem(error)
+        return problem_response(problem.to_dict(), problem.headers)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

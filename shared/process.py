@@ -7,9 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 import structlog
+from flask import Flask
 
 from shared.observability import configure_logging
-from shared.redisconn import RedisProvider
+from shared.runtime import Runtime
 from shared.settings import ConfigError, Settings
 from shared.worker import PeriodicTask, run_worker
 
@@ -23,11 +24,19 @@ def load_or_exit(load: Callable[[], Settings]) -> Settings:
         raise SystemExit(2) from None
 
 
-class _HasRedis(Protocol):
-    redis: RedisProvider
+class _HasRuntime(Protocol):
+    @property
+    def runtime(self) -> Runtime: ...
 
 
-D = TypeVar("D", bound=_HasRedis)
+D = TypeVar("D", bound=_HasRuntime)
+
+
+def wsgi_app(create_app: Callable[[Settings], Flask], load_settings: Callable[[], Settings]) -> Flask:
+    """Return a service's app for gunicorn: settings first (fail fast), then JSON logging, then the app."""
+    settings = load_or_exit(load_settings)
+    configure_logging(settings.service, settings.log_level)
+    return create_app(settings)
 
 
 def worker_main(
@@ -43,7 +52,7 @@ def worker_main(
     clean = run_worker(
         service=settings.service,
         queue_name=settings.service,
-        redis_provider=dependencies().redis,
+        redis_provider=dependencies().runtime.redis,
         tasks=tasks(dependencies()),
         log_level=settings.log_level,
     )

@@ -11,8 +11,9 @@ import structlog
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
-from shared.contracts.events import CONSUMER_ENTRYPOINTS, Event, consumers_of
+from shared.contracts.events import Event
 from shared.redisconn import RedisProvider
+from shared.registry import consumers_of, service
 
 log = structlog.get_logger(__name__)
 
@@ -39,14 +40,14 @@ class EventPublisher:
         """Enqueue the events for their consumers; return the ids of the jobs enqueued."""
         batches: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for event in events:
-            for queue_name in consumers_of(event.type):
-                batches[queue_name].append(event.to_dict())
+            for consumer in consumers_of(event.type):
+                batches[consumer.queue].append(event.to_dict())
         connection = self.redis_provider.connection
         job_ids: list[str] = []
         for queue_name, envelopes in batches.items():
             queue = make_queue(queue_name, connection)
             job = queue.enqueue_call(
-                CONSUMER_ENTRYPOINTS[queue_name],
+                service(queue_name).consumer_entrypoint,
                 args=(envelopes,),
                 timeout=self.job_timeout,
                 retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),

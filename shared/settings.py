@@ -8,9 +8,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-SERVICE_NAMES = ("challenges", "peer_review", "leaderboards")
-DEFAULT_PORTS = {"challenges": 5001, "peer_review": 5002, "leaderboards": 5003}
+from shared.registry import SERVICE_NAMES, SERVICES
+from shared.registry import service as service_spec
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# Every environment variable a service process reads, with its meaning (defaults and readers: docs/architecture.md,
+# Settings). .env.example and docker-compose.yml carry each one; tests/unit/test_deployment_files.py checks this
+# list against what the code really reads.
+ENVIRONMENT_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("MONGO_URL", "MongoDB to use: mongodb://, mongodb+srv://, or mongomock:// (an in-process store, for tests)"),
+    ("MONGO_DB_PREFIX", "prefix of each service's own database name, e.g. connective_challenges"),
+    ("REDIS_URL", "Redis for the RQ queues and the leaderboards' boards: redis://, rediss:// or unix://"),
+    ("JWT_SECRET", "HS256 secret verifying tokens (development); ignored when JWT_PUBLIC_KEY is set"),
+    ("JWT_PUBLIC_KEY", "PEM public key, inline or a file path, verifying RS256/EdDSA tokens (production)"),
+    ("JWT_ALGORITHMS", "comma-separated accepted token algorithms; HS256, or RS256,EdDSA with a public key"),
+    ("JWT_ISSUER", "iss claim every token must carry; unset = not checked"),
+    ("JWT_AUDIENCE", "aud claim every token must carry; unset = not checked"),
+    *((spec.url_variable, f"base URL at which the other services reach {spec.name}") for spec in SERVICES),
+    *((spec.port_variable, f"port `make run` serves the {spec.name} API on") for spec in SERVICES),
+    ("LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    ("TIMEZONE", "IANA zone in which leaderboard weeks and months begin and end"),
+    ("INLINE_WORKER", "true = consume the service's queue inside its API process (fallback, one gunicorn worker)"),
+    ("WEB_CONCURRENCY", "gunicorn worker processes per API"),
+    ("MAX_BODY_BYTES", "largest request body an API accepts; larger ones answer 413"),
+    ("OUTBOX_INTERVAL_SECONDS", "how often a worker's outbox relay looks for events left unpublished"),
+    ("OUTBOX_GRACE_SECONDS", "how old an unpublished event must be before the relay publishes it"),
+    ("REPAIR_INTERVAL_SECONDS", "period of the workers' timers (closing due challenges, board repair) and repair age"),
+    ("HTTP_TIMEOUT_SECONDS", "read timeout of HTTP calls between services"),
+    ("JOB_TIMEOUT_SECONDS", "RQ timeout of each consumer job a producer enqueues"),
+    ("RESOURCE_REVIEW_DAYS", "days a resource stays fresh after it was last verified (challenges)"),
+    ("RESOURCE_REVIEW_DAYS_BY_TAG", "per-tag freshness as tag=days pairs, news=30; the shortest wins (challenges)"),
+)
 
 
 class ConfigError(RuntimeError):
@@ -107,7 +136,7 @@ class Settings:
     @property
     def database_name(self) -> str:
         """Return this service's own MongoDB database (one database per service)."""
-        return f"{self.mongo_db_prefix}{self.service}"
+        return service_spec(self.service).database(self.mongo_db_prefix)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -157,9 +186,10 @@ class Settings:
             raise ConfigError(f"TIMEZONE must be an IANA zone such as Europe/Berlin, got {timezone!r}") from None
 
         service_urls = {
-            name: (read.text(f"{name.upper()}_URL") or f"http://127.0.0.1:{port}").rstrip("/")
-            for name, port in DEFAULT_PORTS.items()
+            spec.name: (read.text(spec.url_variable) or f"http://127.0.0.1:{spec.port}").rstrip("/")
+            for spec in SERVICES
         }
+        spec = service_spec(service)
         return cls(
             service=service,
             mongo_url=mongo_url,
@@ -170,7 +200,7 @@ class Settings:
             jwt_issuer=read.text("JWT_ISSUER"),
             jwt_audience=read.text("JWT_AUDIENCE"),
             service_urls=service_urls,
-            port=read.integer(f"{service.upper()}_PORT", DEFAULT_PORTS[service], minimum=1),
+            port=read.integer(spec.port_variable, spec.port, minimum=1),
             log_level=log_level,
             timezone=timezone,
             mongo_db_prefix=read.text("MONGO_DB_PREFIX", "connective_") or "connective_",

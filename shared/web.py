@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import flask_swagger_ui
 import structlog
-from flask import Flask, Response, send_from_directory
+from flask import Flask, Response, current_app, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
@@ -17,9 +17,8 @@ from werkzeug.routing import BaseConverter
 
 from shared.auth import TokenVerifier
 from shared.errors import PROBLEM_MEDIA_TYPE, problem_document, problem_response, register_error_handlers
-from shared.mongo import MongoProvider
-from shared.observability import install_request_tracking, metrics_response
-from shared.redisconn import RedisProvider
+from shared.observability import current_request_id, install_request_tracking, metrics_response
+from shared.runtime import Runtime
 from shared.schemas import ID_PATTERN
 from shared.settings import Settings
 from shared.worker import PeriodicTask, start_inline_worker
@@ -29,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details, the body of every error."""
+    """RFC 9457 problem details, the body of every error; a service subclasses it to add its own members."""
 
     type = fields.String(metadata={"example": "https://connective.dev/problems/validation-error"})
     title = fields.String(metadata={"example": "Unprocessable Content"})
@@ -43,20 +42,6 @@ class ProblemSchema(Schema):
             "example": {"title": ["Required."]},
         },
     )
-    existing_id = fields.String(metadata={"description": "The object a conflict refers to (409 only)"})
-    missing_prerequisites = fields.List(
-        fields.String(), metadata={"description": "Challenges to submit to first (409 on submitting only)"}
-    )
-    max_versions = fields.Integer(metadata={"description": "The most versions a submission keeps (409 only)"})
-    revision_status = fields.String(
-        metadata={"description": "Where a revision stands when a decision on it conflicts (409 only)"}
-    )
-
-
-class ConnectiveApi(Api):
-    """flask-smorest's Api with problem+json as the documented error body."""
-
-    ERROR_SCHEMA = ProblemSchema
 
 
 class ObjectIdConverter(BaseConverter):
@@ -76,14 +61,38 @@ class HealthSchema(Schema):
     checks = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"example": {"mongo": "ok"}})
 
 
+class ServiceDependencies(Protocol):
+    """What a service's bootstrap hands the web app: its runtime, and a use-case context per request."""
+
+    @property
+    def runtime(self) -> Runtime:
+        """Return the process's plumbing (settings, MongoDB, Redis, clock)."""
+        ...
+
+    def context(self, request_id: Callable[[], str | None] = ...) -> Any:
+        """Return a use-case context; requests pass how to read their request id."""
+        ...
+
+
 @dataclass
 class ServiceContext:
     """What views and hooks need from the process: settings, token verifier, dependencies."""
 
     settings: Settings
     verifier: TokenVerifier
-    dependencies: Any
+    dependencies: ServiceDependencies
     readiness: Mapping[str, Callable[[], object]] = field(default_factory=dict)
+
+
+def page(items: Sequence[Any], total: int) -> dict[str, Any]:
+    """Return a list answer: `{items, total}` (total counts every match, not only this page)."""
+    return {"items": list(items), "total": total}
+
+
+def use_case_context() -> Any:
+    """Return the use-case context of the current request (stamped with its request id)."""
+    context: ServiceContext = current_app.extensions["connective"]
+    return context.dependencies.context(request_id=current_request_id)
 
 
 def _operations_blueprint(service: str) -> Blueprint:
@@ -104,8 +113,6 @@ def _operations_blueprint(service: str) -> Blueprint:
         @blueprint.doc(security=[])
         def get(self) -> Any:
             """Report whether MongoDB and Redis answer; 503 when either does not."""
-            from flask import current_app  # noqa: PLC0415 - bound per request
-
             context: ServiceContext = current_app.extensions["connective"]
             checks: dict[str, str] = {}
             for name, check in context.readiness.items():
@@ -140,10 +147,9 @@ def create_service_app(
     title: str,
     description: str,
     blueprints: Iterable[Blueprint],
-    dependencies: Any,
-    mongo: MongoProvider,
-    redis: RedisProvider,
+    dependencies: ServiceDependencies,
     periodic_tasks: Sequence[PeriodicTask] = (),
+    problem_schema: type[ProblemSchema] = ProblemSchema,
     version: str = "1.0.0",
 ) -> Flask:
     """Build a service's Flask app with everything every service shares.
@@ -173,14 +179,16 @@ def create_service_app(
             },
         },
     )
+    runtime = dependencies.runtime
     app.extensions["connective"] = ServiceContext(
         settings=settings,
         verifier=TokenVerifier(settings),
         dependencies=dependencies,
-        readiness={"mongo": mongo.ping, "redis": redis.ping},
+        readiness={"mongo": runtime.mongo.ping, "redis": runtime.redis.ping},
     )
     app.url_map.converters["objectid"] = ObjectIdConverter
-    api = ConnectiveApi(app)
+    # flask-smorest documents every error with the API class's ERROR_SCHEMA: the service's problem schema.
+    api = type("ServiceApi", (Api,), {"ERROR_SCHEMA": problem_schema})(app)
     api.register_converter(ObjectIdConverter, lambda _converter: OBJECT_ID_SCHEMA)
     # After Api(): our handlers replace smorest's JSON error bodies with problem+json.
     register_error_handlers(app)
@@ -196,38 +204,53 @@ def create_service_app(
     app.extensions["connective_api"] = api
     if settings.inline_worker:
         start_inline_worker(
-            service=settings.service, queue_name=settings.service, redis_provider=redis, tasks=periodic_tasks
+            service=settings.service, queue_name=settings.service, redis_provider=runtime.redis, tasks=periodic_tasks
         )
     return app
 
 
-_ERROR_DOCS: Mapping[int, tuple[str, str]] = {
+# What each documented error status means, and the example detail a service may replace with its own words.
+ERROR_STATUSES: Mapping[int, tuple[str, str]] = {
     400: ("Malformed request (e.g. invalid JSON)", "The body is not valid JSON"),
-    401: ("No valid bearer token", "A bearer token is required"),
-    403: ("The caller lacks the role or ownership this needs", "Only the challenge's teacher or an admin may do this"),
-    404: ("No such object, or not visible to the caller", "No challenge with id 6b02e48625231e1d5301a2b7"),
-    409: ("Conflicts with the current state (duplicate, wrong status)", "This challenge is closed"),
-    413: ("The body is too large", "The request body is larger than 1048576 bytes"),
-    422: ("Invalid fields; `errors` names each", "The request has invalid fields: title"),
+    401: ("No valid bearer token", "A bearer token is required (Authorization: Bearer <JWT>)"),
+    403: ("The caller lacks the role or ownership this needs", "This action needs one of these roles: teacher"),
+    404: ("No such object, or not visible to the caller", "No object with id 6b02e48625231e1d5301a2b7"),
+    409: ("Conflicts with the current state (duplicate, wrong status)", "The object changed meanwhile"),
+    413: ("The body is too large", "The request body is larger than this service accepts"),
+    422: ("Invalid fields; `errors` names each", "The request has invalid fields: body"),
 }
 
 
-def documents_errors(blueprint: Blueprint, *statuses: int) -> Callable[[Any], Any]:
-    """Document the problem+json answers a view may give (401, 403, 404, 409...), each with an example."""
+class ErrorDocs:
+    """Documents the problem+json answers of a service's views, each with an example in the service's words."""
 
-    def decorate(view: Any) -> Any:
-        for status in statuses:
-            description, detail = _ERROR_DOCS[status]
-            example = problem_document(status, detail)
-            if status == 422:
-                example["errors"] = {"title": ["Shorter than minimum length 1."]}
-            view = blueprint.alt_response(
-                status,
-                schema=ProblemSchema,
-                content_type=PROBLEM_MEDIA_TYPE,
-                description=description,
-                example=example,
-            )(view)
-        return view
+    def __init__(
+        self, schema: type[ProblemSchema] = ProblemSchema, examples: Mapping[int, Mapping[str, Any]] | None = None
+    ) -> None:
+        self.schema = schema
+        self.examples = dict(examples or {})
 
-    return decorate
+    def example(self, status: int) -> dict[str, Any]:
+        """Return the example problem document of a status."""
+        _description, detail = ERROR_STATUSES[status]
+        document = problem_document(status, detail)
+        if status == 422:
+            document["errors"] = {"body": ["Invalid input."]}
+        document.update(self.examples.get(status, {}))
+        return document
+
+    def __call__(self, blueprint: Blueprint, *statuses: int) -> Callable[[Any], Any]:
+        """Return a decorator documenting these statuses (401, 403, 404, 409...) on a view."""
+
+        def decorate(view: Any) -> Any:
+            for status in statuses:
+                view = blueprint.alt_response(
+                    status,
+                    schema=self.schema,
+                    content_type=PROBLEM_MEDIA_TYPE,
+                    description=ERROR_STATUSES[status][0],
+                    example=self.example(status),
+                )(view)
+            return view
+
+        return decorate

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pymongo
 import pytest
 import redis
 
@@ -51,10 +52,21 @@ def mongo_server_url() -> Iterator[str]:
         yield server.url
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def database_prefix() -> str:
-    """Return a database name prefix of this test's own (so tests never see each other's data)."""
+    """Return this test process's database name prefix (each test starts from empty collections)."""
     return f"t{uuid.uuid4().hex[:10]}_"
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongo_server_url: str, database_prefix: str) -> Iterator[pymongo.MongoClient[Any]]:
+    """Return a client of the wire-protocol server; this process's databases are dropped at the end."""
+    client: pymongo.MongoClient[Any] = pymongo.MongoClient(mongo_server_url, serverSelectionTimeoutMS=5000)
+    yield client
+    for name in client.list_database_names():
+        if name.startswith(database_prefix):
+            client.drop_database(name)
+    client.close()
 
 
 @pytest.fixture
@@ -77,10 +89,21 @@ def make_settings(redis_url: str, database_prefix: str) -> Iterator[SettingsFact
 
 
 @pytest.fixture
-def real_settings(make_settings: SettingsFactory, mongo_server_url: str) -> SettingsFactory:
-    """Return a factory of settings on the real MongoDB-compatible server."""
+def real_settings(
+    make_settings: SettingsFactory, mongo_server_url: str, mongo_client: pymongo.MongoClient[Any], database_prefix: str
+) -> Iterator[SettingsFactory]:
+    """Return a factory of settings on the real MongoDB-compatible server; its data is wiped after the test.
+
+    The databases and their indexes stay for the next test of this process: creating a service's indexes
+    afresh costs FerretDB about a tenth of a second, emptying its collections a few milliseconds.
+    """
 
     def factory(service: str, **overrides: Any) -> Settings:
         return make_settings(service, mongo_url=mongo_server_url, **overrides)
 
-    return factory
+    yield factory
+    for name in mongo_client.list_database_names():
+        if name.startswith(database_prefix):
+            database = mongo_client[name]
+            for collection in database.list_collection_names():
+                database[collection].delete_many({})

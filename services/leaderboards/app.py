@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask
 
 from services.leaderboards.bootstrap import Dependencies, build, periodic_tasks
-from services.leaderboards.domain import InvalidBoard
 from services.leaderboards.routes import leaderboards
 from services.leaderboards.settings import load_settings
-from services.leaderboards.usecases import Forbidden
-from shared.errors import problem_document, problem_response
 from shared.settings import Settings
 from shared.web import create_service_app
 
@@ -29,17 +26,6 @@ def create_app(settings: Settings | None = None, dependencies: Dependencies | No
         description=DESCRIPTION,
         blueprints=[leaderboards],
         dependencies=dependencies,
-        mongo=dependencies.mongo,
-        redis=dependencies.redis,
         periodic_tasks=periodic_tasks(dependencies),
     )
-
-    @app.errorhandler(InvalidBoard)
-    def _invalid_board(error: InvalidBoard) -> Response:
-        return problem_response(problem_document(404, str(error), kind="not-found"))
-
-    @app.errorhandler(Forbidden)
-    def _forbidden(error: Forbidden) -> Response:
-        return problem_response(problem_document(403, str(error), kind="forbidden"))
-
     return app

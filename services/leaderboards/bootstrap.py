@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, partial
 
-from services.leaderboards import usecases
+from services.leaderboards import repository, usecases
 from services.leaderboards.boards import BoardStore
+from services.leaderboards.domain import PointsConfig
 from services.leaderboards.repository import LedgerRepository
-from services.leaderboards.settings import load_settings
-from shared.mongo import MongoProvider
-from shared.redisconn import RedisProvider
+from services.leaderboards.settings import SERVICE, load_settings
+from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.worker import PeriodicTask
 
@@ -20,21 +21,31 @@ from shared.worker import PeriodicTask
 class Dependencies:
     """Everything the leaderboards service talks to."""
 
-    settings: Settings
-    mongo: MongoProvider
-    redis: RedisProvider
-    context: usecases.Context
+    runtime: Runtime
+    ledger: LedgerRepository
+    boards: BoardStore
+    points: PointsConfig = field(default_factory=PointsConfig)
+
+    def context(self, request_id: Callable[[], str | None] = lambda: None) -> usecases.Context:
+        """Return a use-case context; requests pass how to read their request id, jobs and timers need none."""
+        return usecases.Context(
+            producer=SERVICE,
+            clock=self.runtime.now,
+            request_id=request_id,
+            ledger=self.ledger,
+            boards=self.boards,
+            points=self.points,
+        )
 
 
 def build(settings: Settings) -> Dependencies:
     """Wire the service's dependencies from settings (clients connect lazily, after any fork)."""
-    mongo = MongoProvider(settings.mongo_url, settings.database_name, app_name=settings.service)
-    redis = RedisProvider(settings.redis_url)
-    context = usecases.Context(
-        ledger=LedgerRepository(lambda: mongo.database),
-        boards=BoardStore(lambda: redis.connection, settings.zone),
+    runtime = Runtime.from_settings(settings)
+    return Dependencies(
+        runtime=runtime,
+        ledger=LedgerRepository(runtime.store([repository.create_indexes])),
+        boards=BoardStore(lambda: runtime.redis.connection, settings.zone),
     )
-    return Dependencies(settings=settings, mongo=mongo, redis=redis, context=context)
 
 
 @cache
@@ -45,10 +56,10 @@ def process_dependencies() -> Dependencies:
 
 def periodic_tasks(dependencies: Dependencies) -> list[PeriodicTask]:
     """Return the housekeeping this service's worker runs: putting entries a crash left behind on the boards."""
-    settings = dependencies.settings
+    settings = dependencies.runtime.settings
     repair = partial(
         usecases.repair_boards,
-        context=dependencies.context,
+        context=dependencies.context(),
         grace=timedelta(seconds=settings.repair_interval_seconds),
     )
     return [PeriodicTask("board_repair", settings.repair_interval_seconds, repair)]

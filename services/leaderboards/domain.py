@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.contracts.events import Event, EventType
+from shared.domain import NotFound
 
 GLOBAL_BOARD = "global"
 BOARD_PATTERN = re.compile(r"^(global|(cohort|challenge|tag):[A-Za-z0-9][A-Za-z0-9 ._:\-]{0,63})$")
@@ -36,8 +37,8 @@ class Window(StrEnum):
 WINDOW_RETENTION = {Window.WEEK: timedelta(weeks=6), Window.MONTH: timedelta(days=400)}
 
 
-class InvalidBoard(ValueError):
-    """A board name outside global, cohort:{id}, challenge:{id}, tag:{name}."""
+class InvalidBoard(NotFound):
+    """A board name outside global, cohort:{id}, challenge:{id}, tag:{name}: there is no such board."""
 
 
 def check_board(board: str) -> str:

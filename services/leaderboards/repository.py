@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from services.leaderboards.domain import LedgerEntry
+from shared.store import Store
 
 LEDGER = "ledger"
 DUPLICATE_KEY = 11000
@@ -50,24 +50,22 @@ def _entry(document: dict[str, Any]) -> LedgerEntry:
     )
 
 
+def create_indexes(database: Database[Any]) -> None:
+    """Create the indexes the ledger is read by: a user's entries, and entries not yet on the boards."""
+    ledger = database[LEDGER]
+    ledger.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
+    ledger.create_index([("applied", ASCENDING), ("created_at", ASCENDING)])
+
+
 class LedgerRepository:
     """Reads and appends ledger entries."""
 
-    def __init__(self, database: Callable[[], Database[Any]]) -> None:
-        self._database = database
-        self._indexed = False
-        self._lock = threading.Lock()
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     @property
     def _ledger(self) -> Collection[Any]:
-        if not self._indexed:
-            with self._lock:
-                if not self._indexed:
-                    ledger = self._database()[LEDGER]
-                    ledger.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
-                    ledger.create_index([("applied", ASCENDING), ("created_at", ASCENDING)])
-                    self._indexed = True
-        return self._database()[LEDGER]
+        return self._store.collection(LEDGER)
 
     def append(self, entries: Sequence[LedgerEntry]) -> int:
         """Insert entries in one bulk write, skipping any already recorded; return how many were new."""

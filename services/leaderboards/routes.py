@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.leaderboards import usecases
-from services.leaderboards.bootstrap import Dependencies
 from services.leaderboards.domain import BoardPage
 from services.leaderboards.schemas import BoardPageSchema, BoardQuerySchema, UserPointsSchema
 from shared.auth import authenticate, requires
 from shared.schemas import PageQuerySchema
-from shared.web import documents_errors
+from shared.web import ErrorDocs, use_case_context
 
 leaderboards = Blueprint("leaderboards", __name__, description="Leaderboards and learners' points")
 
+# The problem+json answers of the service's views, documented with examples in its own words.
+documents_errors = ErrorDocs(
+    examples={
+        403: {"detail": "Only the learner, teachers, admins and services may read a learner's ledger"},
+        404: {"detail": "A board is global, cohort:{id}, challenge:{id} or tag:{name}"},
+    }
+)
+
 
 def _context() -> usecases.Context:
-    dependencies: Dependencies = current_app.extensions["connective"].dependencies
-    return dependencies.context
+    return cast(usecases.Context, use_case_context())
 
 
 @leaderboards.route("/leaderboards/<string(maxlength=80):board>")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
-from services.leaderboards.boards import BoardStore
 from services.leaderboards.domain import (
     BoardPage,
     LedgerEntry,
@@ -20,27 +19,52 @@ from services.leaderboards.domain import (
     competition_ranks,
     ledger_entries,
 )
-from services.leaderboards.repository import LedgerRepository
-from shared.clock import utc_now
 from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event
+from shared.domain import Forbidden
 from shared.faults import crash_point
+from shared.usecase import UseCaseContext
 
 log = structlog.get_logger(__name__)
 
 
-class Forbidden(Exception):
-    """The caller may not see this."""
+class Ledger(Protocol):
+    """The append-only points ledger, one entry per (event, rule, user): the source of truth."""
+
+    def append(self, entries: Sequence[LedgerEntry]) -> int:
+        """Insert entries, skipping any already recorded; return how many were new."""
+        ...
+
+    def get_many(self, keys: Sequence[str]) -> list[LedgerEntry]: ...
+
+    def mark_applied(self, keys: Sequence[str]) -> None: ...
+
+    def unapplied(self, created_before: datetime, limit: int = 500) -> list[LedgerEntry]: ...
+
+    def for_user(self, user_id: str, *, limit: int, offset: int) -> tuple[list[LedgerEntry], int, int]:
+        """Return a page of a user's entries (newest first), their count and the user's total points."""
+        ...
+
+
+class Boards(Protocol):
+    """The boards derived from the ledger; applying an entry twice changes nothing."""
+
+    def apply(self, entries: Sequence[LedgerEntry]) -> int: ...
+
+    def page(
+        self, board: str, window: Window, now: datetime, *, limit: int, offset: int
+    ) -> tuple[int, int, list[tuple[str, int]]]:
+        """Return the board's size, how many rank above the first row, and the rows (user, points)."""
+        ...
 
 
 @dataclass
-class Context:
-    """What the use cases need: the ledger, the boards, the points configuration and a clock."""
+class Context(UseCaseContext):
+    """What the leaderboards use cases need: the ledger, the boards and the points configuration."""
 
-    ledger: LedgerRepository
-    boards: BoardStore
-    points: PointsConfig = field(default_factory=PointsConfig)
-    clock: Callable[[], datetime] = field(default=utc_now)
+    ledger: Ledger = field(kw_only=True)
+    boards: Boards = field(kw_only=True)
+    points: PointsConfig = field(default_factory=PointsConfig, kw_only=True)
 
 
 def apply_events(events: Sequence[tuple[Event, Mapping[str, Any]]], *, context: Context) -> int:

@@ -23,8 +23,6 @@ def create_app(settings: Settings | None = None, dependencies: Dependencies | No
         description=DESCRIPTION,
         blueprints=[],
         dependencies=dependencies,
-        mongo=dependencies.mongo,
-        redis=dependencies.redis,
         periodic_tasks=periodic_tasks(dependencies),
     )
     return app

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from services.peer_review.settings import load_settings
-from shared.mongo import MongoProvider
-from shared.redisconn import RedisProvider
+from services.peer_review.settings import SERVICE, load_settings
+from shared.runtime import Runtime
 from shared.settings import Settings
+from shared.usecase import UseCaseContext
 from shared.worker import PeriodicTask
 
 
@@ -16,18 +17,16 @@ from shared.worker import PeriodicTask
 class Dependencies:
     """Everything the peer-review service talks to."""
 
-    settings: Settings
-    mongo: MongoProvider
-    redis: RedisProvider
+    runtime: Runtime
+
+    def context(self, request_id: Callable[[], str | None] = lambda: None) -> UseCaseContext:
+        """Return a use-case context; requests pass how to read their request id, jobs and timers need none."""
+        return UseCaseContext(producer=SERVICE, clock=self.runtime.now, request_id=request_id)
 
 
 def build(settings: Settings) -> Dependencies:
     """Wire the service's dependencies from settings (clients connect lazily, after any fork)."""
-    return Dependencies(
-        settings=settings,
-        mongo=MongoProvider(settings.mongo_url, settings.database_name, app_name=settings.service),
-        redis=RedisProvider(settings.redis_url),
-    )
+    return Dependencies(runtime=Runtime.from_settings(settings))
 
 
 @cache

@@ -1,4 +1,4 @@
-"""The event envelope, event types, and which consumer queue receives which event."""
+"""The event envelope and the event types (which queue receives which type: `shared.registry`)."""
 
 from __future__ import annotations
 
@@ -38,22 +38,6 @@ class EventType(StrEnum):
 
 
 EVENT_TYPES = frozenset(event_type.value for event_type in EventType)
-
-# Queues are named after the consuming service; producers enqueue this dotted path, never importing it.
-CONSUMER_ENTRYPOINTS: Mapping[str, str] = {
-    "challenges": "services.challenges.jobs.handle_events",
-    "peer_review": "services.peer_review.jobs.handle_events",
-    "leaderboards": "services.leaderboards.jobs.handle_events",
-}
-
-# Which consumer queues receive each event type. A route is added here together with its handler;
-# tests check that every routed type has a handler in the consuming service and vice versa.
-SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
-    EventType.RESOURCE_SHARED: ("leaderboards",),
-    EventType.REVIEW_ASSIGNED: ("challenges",),
-    EventType.TARGET_GRADED: ("challenges",),
-    EventType.REVISION_VERIFIED: ("challenges",),
-}
 
 
 class InvalidEvent(ValueError):
@@ -133,8 +117,3 @@ class Event:
             schema_version=envelope["schema_version"],
             request_id=request_id,
         )
-
-
-def consumers_of(event_type: str) -> tuple[str, ...]:
-    """Return the queues that receive events of this type."""
-    return tuple(SUBSCRIPTIONS.get(event_type, ()))

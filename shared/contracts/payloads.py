@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from shared.contracts.events import EventType, InvalidEvent
+from shared.contracts.vocabulary import ChallengeKind, DecidedBy, FlagReason, TargetKind, Verdict, values
 
 
 class _Payload(Schema):
@@ -65,7 +66,7 @@ class ChallengeData(_Payload):
 
     challenge_id = _id(required=True)
     owner_id = _user(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["submission", "resource", "knowledge"]))
+    kind = fields.String(required=True, validate=validate.OneOf(values(ChallengeKind)))
     title = fields.String(required=True)
     points = fields.Integer(required=True, strict=True)
     tags = _names()
@@ -95,12 +96,15 @@ class SubmissionData(_Audience):
 
 
 class ResourceEndorsedData(_Audience):
-    """`resource.endorsed`: someone other than the owner found a resource useful (once per person)."""
+    """`resource.endorsed`: someone other than the owner found a resource useful (once per person).
+
+    It carries no running count: endorsements are one conditional write each, and a consumer capping
+    points per resource counts what it has recorded.
+    """
 
     resource_id = _id(required=True)
     owner_id = _user(required=True)
     endorser_id = _user(required=True)
-    endorsement_count = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
 class ResourceFlaggedData(_Audience):
@@ -110,7 +114,7 @@ class ResourceFlaggedData(_Audience):
     owner_id = _user(required=True)
     flag_id = _id(required=True)
     flagger_id = _user(required=True)
-    reason = fields.String(required=True, validate=validate.OneOf(["outdated", "broken", "inaccurate"]))
+    reason = fields.String(required=True, validate=validate.OneOf(values(FlagReason)))
     note = fields.String(required=True)
 
 
@@ -130,9 +134,7 @@ class ResourceRevisionData(_Audience):
     base_version = fields.Integer(required=True, strict=True)
     flagged_outdated = fields.Boolean(required=True)
     version = fields.Integer(load_default=None, allow_none=True, strict=True)
-    decided_by = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(["peers", "owner", "teacher", "admin"])
-    )
+    decided_by = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(values(DecidedBy)))
     decider_id = fields.String(load_default=None, allow_none=True)
     verifier_ids = _names()
     reason = fields.String(load_default=None, allow_none=True)
@@ -143,7 +145,7 @@ class ReviewAssignedData(_Payload):
     """`review.assigned`: peer review asked a reviewer to review a target (a submission or a revision)."""
 
     assignment_id = _id(required=True)
-    target_kind = fields.String(required=True, validate=validate.OneOf(["submission", "revision"]))
+    target_kind = fields.String(required=True, validate=validate.OneOf(values(TargetKind)))
     target_id = _id(required=True)
     reviewer_id = _user(required=True)
     challenge_id = fields.String(load_default=None, allow_none=True)
@@ -156,7 +158,7 @@ class TargetGradedData(_Payload):
     `grade` is a fraction of the rubric's maximum (0 to 1); `scores` are per criterion.
     """
 
-    target_kind = fields.String(required=True, validate=validate.OneOf(["submission", "revision"]))
+    target_kind = fields.String(required=True, validate=validate.OneOf(values(TargetKind)))
     target_id = _id(required=True)
     author_id = _user(required=True)
     challenge_id = fields.String(load_default=None, allow_none=True)
@@ -173,7 +175,7 @@ class RevisionVerifiedData(_Payload):
 
     revision_id = _id(required=True)
     resource_id = _id(required=True)
-    verdict = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    verdict = fields.String(required=True, validate=validate.OneOf(values(Verdict)))
     verifier_ids = _names()
     reasons = _names()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask
@@ -52,7 +53,22 @@ def share(client: FlaskClient, headers: dict[str, str], **overrides: Any) -> dic
 
 def database(app: Flask) -> Any:
     """Return the app's MongoDB database."""
-    return app.extensions["connective"].dependencies.mongo.database
+    return app.extensions["connective"].dependencies.runtime.mongo.database
+
+
+def snapshot(app: Flask) -> dict[str, Any]:
+    """Return every document of every collection and every RQ queue's contents (to show nothing changed).
+
+    It compares whole documents without naming their fields, so it holds whatever the storage looks like.
+    """
+    store = database(app)
+    collections = {
+        name: sorted(json.dumps(document, default=str, sort_keys=True) for document in store[name].find({}))
+        for name in sorted(store.list_collection_names())
+    }
+    client = app.extensions["connective"].dependencies.runtime.redis.connection
+    queues = {key.decode(): client.lrange(key, 0, -1) for key in sorted(client.scan_iter("rq:queue:*"))}
+    return {"collections": collections, "queues": queues}
 
 
 def stored(app: Flask, collection: str, document_id: str) -> dict[str, Any] | None:

@@ -19,18 +19,20 @@ from tests.conftest import SettingsFactory
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["ferretdb", "mongomock"])
-def backend_settings(request: pytest.FixtureRequest, make_settings: SettingsFactory) -> SettingsFactory:
-    """Run the test on the real wire-protocol server and on the in-process store alike."""
-    if request.param == "mongomock":
-        return make_settings
-    return request.getfixturevalue("real_settings")
+@pytest.fixture
+def backend_settings(real_settings: SettingsFactory) -> SettingsFactory:
+    """Run the HTTP suites on the real wire-protocol server (FerretDB, or MongoDB with MONGO_URL).
+
+    The in-process store (mongomock) is the fallback of `make run` without Go; `test_fallback_store.py`
+    checks that the services work on it, and the use cases' unit tests run on in-memory fakes.
+    """
+    return real_settings
 
 
 def _running(create_app: Callable[[Settings], Flask], settings: Settings) -> Iterator[Flask]:
     app = create_app(settings)
     yield app
-    app.extensions["connective"].dependencies.mongo.close()
+    app.extensions["connective"].dependencies.runtime.mongo.close()
 
 
 @pytest.fixture
@@ -78,7 +80,7 @@ class EventRecorder:
 def published(challenges_app: Flask) -> EventRecorder:
     """Record the events the challenges app publishes from its outbox."""
     recorder = EventRecorder()
-    outbox = challenges_app.extensions["connective"].dependencies.outbox
+    outbox = challenges_app.extensions["connective"].dependencies.repositories.store.outbox
     original = outbox.publish
 
     def publish(events: Any) -> object:
@@ -92,9 +94,9 @@ def published(challenges_app: Flask) -> EventRecorder:
 @pytest.fixture
 def set_clock(challenges_app: Flask) -> Callable[[Any], None]:
     """Return a function that fixes the challenges app's clock at a given aware datetime."""
-    dependencies = challenges_app.extensions["connective"].dependencies
+    runtime = challenges_app.extensions["connective"].dependencies.runtime
 
     def set_to(moment: Any) -> None:
-        dependencies.clock = lambda: moment
+        runtime.clock = lambda: moment
 
     return set_to

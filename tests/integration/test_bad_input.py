@@ -9,18 +9,17 @@ After every refusal the test compares a snapshot of every collection and every q
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.factories import challenge_body, resource_body, revision_body, submission_body
+from tests.integration import api
 from tests.integration.world import (
     LEARNER,
     OTHER_COHORT,
@@ -230,18 +229,6 @@ ID_CASES = [
 ]
 
 
-def _snapshot(app: Flask, redis_url: str) -> dict[str, Any]:
-    """Return every document of every collection and every RQ queue's contents."""
-    database = app.extensions["connective"].dependencies.mongo.database
-    collections = {
-        name: sorted(json.dumps(document, default=str, sort_keys=True) for document in database[name].find({}))
-        for name in sorted(database.list_collection_names())
-    }
-    client = redis.Redis.from_url(redis_url)
-    queues = {key.decode(): client.lrange(key, 0, -1) for key in sorted(client.scan_iter("rq:queue:*"))}
-    return {"collections": collections, "queues": queues}
-
-
 def _send(client: FlaskClient, endpoint: WriteEndpoint, path: str, **request: Any) -> Any:
     return client.open(path, method=endpoint.method, headers=endpoint.headers, **request)
 
@@ -265,11 +252,11 @@ def test_the_valid_request_succeeds(challenges: FlaskClient, endpoint: WriteEndp
 
 @pytest.mark.parametrize(("endpoint", "tweak"), BODY_CASES)
 def test_bad_body_is_refused_and_changes_nothing(
-    challenges: FlaskClient, challenges_app: Flask, redis_url: str, endpoint: WriteEndpoint, tweak: dict[str, Any]
+    challenges: FlaskClient, challenges_app: Flask, endpoint: WriteEndpoint, tweak: dict[str, Any]
 ) -> None:
     assert endpoint.body is not None
     world = build_world(challenges)
-    before = _snapshot(challenges_app, redis_url)
+    before = api.snapshot(challenges_app)
     path = world.fill(endpoint.path)
     if "data" in tweak:
         response = _send(challenges, endpoint, path, data=tweak["data"], content_type="application/json")
@@ -286,19 +273,19 @@ def test_bad_body_is_refused_and_changes_nothing(
         # Items of lists and nested objects are named by their path: `links.0`, `rubric.0.max_score`.
         named = [key for key in problem.get("errors", {}) if key == name or key.startswith(f"{name}.")]
         assert named, f"{name} is not named in {problem}"
-    assert _snapshot(challenges_app, redis_url) == before
+    assert api.snapshot(challenges_app) == before
 
 
 @pytest.mark.parametrize(("endpoint", "bad_id"), ID_CASES)
 def test_an_unknown_or_malformed_id_is_not_found_and_changes_nothing(
-    challenges: FlaskClient, challenges_app: Flask, redis_url: str, endpoint: WriteEndpoint, bad_id: str
+    challenges: FlaskClient, challenges_app: Flask, endpoint: WriteEndpoint, bad_id: str
 ) -> None:
     world = build_world(challenges)
-    before = _snapshot(challenges_app, redis_url)
+    before = api.snapshot(challenges_app)
     path = endpoint.path
     for placeholder in ("{challenge}", "{draft}", "{submission}", "{resource}", "{revision}"):
         path = path.replace(placeholder, bad_id, 1) if placeholder in path else path
     response = _send(challenges, endpoint, world.fill(path), json=endpoint.body() if endpoint.body else None)
     assert response.status_code == 404, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
-    assert _snapshot(challenges_app, redis_url) == before
+    assert api.snapshot(challenges_app) == before

@@ -11,17 +11,9 @@ from typing import Any
 
 import pytest
 
-from shared.contracts.events import (
-    CONSUMER_ENTRYPOINTS,
-    EVENT_TYPES,
-    SCHEMA_VERSION,
-    SUBSCRIPTIONS,
-    Event,
-    EventType,
-    InvalidEvent,
-    consumers_of,
-)
+from shared.contracts.events import EVENT_TYPES, SCHEMA_VERSION, Event, EventType, InvalidEvent
 from shared.contracts.payloads import PAYLOAD_SCHEMAS, load_payload
+from shared.registry import SERVICES, ServiceSpec, consumers_of
 
 SHARED_DATA = {
     "resource_id": "r1",
@@ -47,8 +39,8 @@ def envelope(**overrides: Any) -> dict[str, Any]:
     return document
 
 
-def consumer_jobs(queue: str) -> ModuleType:
-    return importlib.import_module(f"services.{queue}.jobs")
+def consumer_jobs(spec: ServiceSpec) -> ModuleType:
+    return importlib.import_module(f"{spec.package}.jobs")
 
 
 def test_event_round_trips_through_json() -> None:
@@ -201,41 +193,30 @@ def test_event_types_are_past_tense_dotted_names() -> None:
         assert verb.endswith("ed") or verb in IRREGULAR_PAST_PARTICIPLES, event_type
 
 
+ROUTED = sorted({event_type for spec in SERVICES for event_type in spec.consumes})
+
+
 def test_only_known_event_types_are_routed() -> None:
-    assert set(SUBSCRIPTIONS) <= EVENT_TYPES
+    assert set(ROUTED) <= EVENT_TYPES
 
 
-def test_every_routed_queue_has_a_consumer_entrypoint() -> None:
-    routed_queues = {queue for queues in SUBSCRIPTIONS.values() for queue in queues}
-    assert routed_queues <= set(CONSUMER_ENTRYPOINTS)
+def test_consumers_of_names_the_subscribed_services_and_nothing_for_unrouted_types() -> None:
+    assert [spec.name for spec in consumers_of(EventType.RESOURCE_SHARED)] == ["leaderboards"]
+    assert all(consumers_of(event_type) == () for event_type in sorted(EVENT_TYPES - set(ROUTED)))
 
 
-def test_consumers_of_returns_the_routed_queues_and_nothing_for_unrouted_types() -> None:
-    assert consumers_of(EventType.RESOURCE_SHARED) == tuple(SUBSCRIPTIONS[EventType.RESOURCE_SHARED])
-    unrouted = sorted(EVENT_TYPES - set(SUBSCRIPTIONS))
-    assert all(consumers_of(event_type) == () for event_type in unrouted)
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_each_service_handles_exactly_the_event_types_routed_to_it(spec: ServiceSpec) -> None:
+    assert set(consumer_jobs(spec).HANDLERS) == spec.consumes
 
 
-@pytest.mark.parametrize("event_type", sorted(SUBSCRIPTIONS))
-def test_every_routed_event_type_is_handled_by_each_consuming_service(event_type: str) -> None:
-    for queue in SUBSCRIPTIONS[event_type]:
-        assert event_type in consumer_jobs(queue).HANDLED_TYPES, f"{queue} does not handle {event_type}"
-
-
-@pytest.mark.parametrize("queue", sorted(CONSUMER_ENTRYPOINTS))
-def test_every_handled_event_type_is_routed_to_the_handling_service(queue: str) -> None:
-    handled = consumer_jobs(queue).HANDLED_TYPES
-    for event_type in handled:
-        assert queue in SUBSCRIPTIONS.get(event_type, ()), f"{event_type} is handled by {queue} but not routed"
-
-
-@pytest.mark.parametrize("event_type", sorted(SUBSCRIPTIONS))
+@pytest.mark.parametrize("event_type", ROUTED)
 def test_every_routed_event_type_declares_its_payload(event_type: str) -> None:
     assert event_type in PAYLOAD_SCHEMAS
 
 
-@pytest.mark.parametrize(("queue", "dotted_path"), sorted(CONSUMER_ENTRYPOINTS.items()))
-def test_every_consumer_entrypoint_resolves_to_a_callable(queue: str, dotted_path: str) -> None:
-    module_name, _, attribute = dotted_path.rpartition(".")
-    assert module_name == f"services.{queue}.jobs"
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_every_consumer_entrypoint_resolves_to_a_callable(spec: ServiceSpec) -> None:
+    module_name, _, attribute = spec.consumer_entrypoint.rpartition(".")
+    assert module_name == f"services.{spec.queue}.jobs"
     assert callable(getattr(importlib.import_module(module_name), attribute))

@@ -30,13 +30,13 @@ from services.challenges.domain.revisions import (
     FieldChange,
     Revision,
     RevisionStatus,
-    accepted,
     apply_revision,
     check_pending,
+    decided,
     decider_role,
     diff,
     is_superseded,
-    rejected,
+    reject_revision,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -260,9 +260,33 @@ def test_proposers_and_other_learners_do_not_decide(actor: str, teacher: bool, a
 
 def test_a_decided_revision_cannot_be_decided_again() -> None:
     check_pending(make_revision())
+    after = reject_revision(make_resource(), make_revision(), PEERS, NOW)
     with pytest.raises(InvalidState) as refused:
-        check_pending(rejected(make_revision(), PEERS, NOW))
+        check_pending(decided(make_revision(), after.decisions[-1]))
     assert refused.value.details == {"revision_status": "rejected"}
+
+
+@pytest.mark.parametrize("first", ["accept", "reject"])
+@pytest.mark.parametrize("second", ["accept", "reject"])
+def test_a_resource_records_one_decision_per_revision_and_refuses_a_second(first: str, second: str) -> None:
+    def decide(resource: Resource, how: str) -> Resource:
+        if how == "accept":
+            return apply_revision(resource, make_revision(), PEERS, NOW, POLICY)
+        return reject_revision(resource, make_revision(), PEERS, NOW)
+
+    once = decide(make_resource(), first)
+    with pytest.raises(InvalidState) as refused:
+        decide(once, second)
+    assert refused.value.details == {"revision_status": "accepted" if first == "accept" else "rejected"}
+    assert [record.revision_id for record in once.decisions] == ["v1"]
+
+
+def test_a_rejection_changes_nothing_but_the_record() -> None:
+    resource = make_resource(flags=(make_flag(),))
+    after = reject_revision(resource, make_revision(), PEERS, NOW)
+    assert replace(after, decisions=()) == resource
+    (record,) = after.decisions
+    assert (record.accepted, record.version, record.resolved_flag_ids) == (False, None, ())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -275,16 +299,16 @@ def test_accepting_makes_the_next_version_verified_now_and_moves_the_review() ->
     assert (after.version, after.summary, after.title) == (2, "Pluto is a dwarf planet.", "Pluto")
     assert (after.last_verified_at, after.updated_at, after.review_by) == (NOW, NOW, NOW + timedelta(days=30))
     assert after.as_seen_at(NOW).freshness.state == FreshnessState.FRESH
-    (applied,) = after.applied_revisions
-    assert (applied.revision_id, applied.version, applied.decision) == ("v1", 2, PEERS)
-    assert after.applied("v1") == applied
+    (record,) = after.decisions
+    assert (record.revision_id, record.accepted, record.version, record.decision) == ("v1", True, 2, PEERS)
+    assert after.decision_on("v1") == record
 
 
 def test_accepting_resolves_outdated_and_inaccurate_flags_and_keeps_broken_ones_without_a_new_url() -> None:
     flags = (make_flag(), make_flag(FlagReason.INACCURATE), make_flag(FlagReason.BROKEN))
     after = apply_revision(make_resource(flags=flags), make_revision(), PEERS, NOW, POLICY)
     assert [flag.id for flag in after.open_flags] == ["f-broken-bob"]
-    assert after.applied_revisions[0].resolved_flag_ids == ("f-outdated-bob", "f-inaccurate-bob")
+    assert after.decisions[0].resolved_flag_ids == ("f-outdated-bob", "f-inaccurate-bob")
     resolved = [flag for flag in after.flags if not flag.is_open]
     assert {(flag.resolved_at, flag.resolved_by_revision) for flag in resolved} == {(NOW, "v1")}
 
@@ -308,7 +332,7 @@ def test_a_revision_of_a_resource_that_moved_on_is_superseded() -> None:
 def test_a_revision_the_resource_took_in_is_not_superseded_but_applied() -> None:
     after = apply_revision(make_resource(), make_revision(), PEERS, NOW, POLICY)
     assert not is_superseded(after, make_revision())
-    finished = accepted(make_revision(), after.applied_revisions[0])
+    finished = decided(make_revision(), after.decisions[0])
     assert (finished.status, finished.version, finished.decided_at, finished.decision) == (
         RevisionStatus.ACCEPTED,
         2,
@@ -319,7 +343,7 @@ def test_a_revision_the_resource_took_in_is_not_superseded_but_applied() -> None
 
 def test_a_rejected_revision_records_the_decision() -> None:
     decision = Decision(decided_by=DecidedBy.OWNER, decider_id="alice", reason="No source")
-    finished = rejected(make_revision(), decision, NOW)
+    finished = decided(make_revision(), reject_revision(make_resource(), make_revision(), decision, NOW).decisions[0])
     assert (finished.status, finished.decided_at, finished.decision, finished.version) == (
         RevisionStatus.REJECTED,
         NOW,
@@ -353,4 +377,4 @@ def test_an_accept_resolves_exactly_the_open_flags_its_changes_answer(
     for before, now_flag in zip(resource.flags, after.flags, strict=True):
         if not before.is_open:
             assert now_flag == before
-    assert replace(after, flags=resource.flags, applied_revisions=()).version == resource.version + 1
+    assert replace(after, flags=resource.flags, decisions=()).version == resource.version + 1

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.challenges.domain.errors import InvalidField, InvalidState
+from shared.contracts.vocabulary import ChallengeKind
 
 
 class ChallengeStatus(StrEnum):
@@ -18,14 +19,6 @@ class ChallengeStatus(StrEnum):
     PUBLISHED = "published"
     CLOSED = "closed"
     ARCHIVED = "archived"
-
-
-class ChallengeKind(StrEnum):
-    """What learners do in a challenge."""
-
-    SUBMISSION = "submission"
-    RESOURCE = "resource"
-    KNOWLEDGE = "knowledge"
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from services.challenges.domain.errors import Forbidden, InvalidState
+from shared.contracts.vocabulary import DecidedBy, FlagReason
 
 # A resource keeps every flag it was given (resolved ones too), so its document stays bounded.
 MAX_FLAGS = 200
-
-
-class FlagReason(StrEnum):
-    """Why someone flagged a resource."""
-
-    OUTDATED = "outdated"
-    BROKEN = "broken"
-    INACCURATE = "inaccurate"
 
 
 class FreshnessState(StrEnum):
@@ -35,15 +28,6 @@ class ResourceSort(StrEnum):
     FRESHNESS = "freshness"
     STALENESS = "staleness"
     ENDORSEMENTS = "endorsements"
-
-
-class DecidedBy(StrEnum):
-    """Who made a binding decision on a revision."""
-
-    PEERS = "peers"
-    OWNER = "owner"
-    TEACHER = "teacher"
-    ADMIN = "admin"
 
 
 def flag_key(user_id: str, reason: FlagReason) -> str:
@@ -99,13 +83,22 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class AppliedRevision:
-    """A revision a resource took in, kept with the resource so a crash before the revision is marked is repaired."""
+class RevisionDecision:
+    """The one record of how a revision was decided, kept on its resource and written once.
+
+    The resource's document is where a revision is decided: accepting (which changes the resource) and
+    rejecting both write this record there, in one conditional write with the event announcing it, and
+    only if no record exists yet. So a revision is decided once, consumers see exactly one of
+    `resource.revision_accepted` and `resource.revision_rejected`, and the revision's own document is
+    marked afterwards from this record (a crash in between is finished by any retry).
+    """
 
     revision_id: str
-    version: int
+    accepted: bool
     decided_at: datetime
     decision: Decision
+    # The resource version the revision became (accepted only).
+    version: int | None = None
     resolved_flag_ids: tuple[str, ...] = ()
 
 
@@ -131,7 +124,8 @@ class Resource:
     updated_at: datetime | None = None
     review_interval_days: int | None = None
     flags: tuple[Flag, ...] = ()
-    applied_revisions: tuple[AppliedRevision, ...] = ()
+    # Every decision on a revision of this resource, oldest first.
+    decisions: tuple[RevisionDecision, ...] = ()
     # As of the moment passed to `as_seen_at`; never stored.
     stale: bool = False
 
@@ -156,9 +150,9 @@ class Resource:
         """Return the resource with its freshness state as of `now`."""
         return replace(self, stale=freshness_state(self.review_by, now) == FreshnessState.STALE)
 
-    def applied(self, revision_id: str) -> AppliedRevision | None:
-        """Return how this resource took in the revision, if it did."""
-        return next((entry for entry in self.applied_revisions if entry.revision_id == revision_id), None)
+    def decision_on(self, revision_id: str) -> RevisionDecision | None:
+        """Return how the revision was decided, if it was."""
+        return next((entry for entry in self.decisions if entry.revision_id == revision_id), None)
 
 
 @dataclass(frozen=True)
@@ -214,6 +208,12 @@ def check_flag(resource: Resource, user_id: str, reason: FlagReason) -> None:
         raise InvalidState(f"You flagged this resource {reason.value} already", flag_id=repeated.id)
     if len(resource.flags) >= MAX_FLAGS:
         raise InvalidState(f"This resource holds {MAX_FLAGS} flags, the most it may; propose a revision instead")
+
+
+def add_flag(resource: Resource, flag: Flag) -> Resource:
+    """Return the resource with one more open flag, refusing a repeat of the flagger's open one and the cap."""
+    check_flag(resource, flag.user_id, flag.reason)
+    return replace(resource, flags=(*resource.flags, flag))
 
 
 def has_open_outdated_flag(resource: Resource, *, other_than: str) -> bool:

@@ -9,11 +9,11 @@ from enum import StrEnum
 
 from services.challenges.domain.errors import Forbidden, InvalidField, InvalidState
 from services.challenges.domain.resources import (
-    AppliedRevision,
     DecidedBy,
     Decision,
     FreshnessPolicy,
     Resource,
+    RevisionDecision,
     resolves,
 )
 from services.challenges.domain.urls import canonicalize_url
@@ -107,13 +107,14 @@ def check_pending(revision: Revision) -> None:
 
 def is_superseded(resource: Resource, revision: Revision) -> bool:
     """Return whether the resource took in another revision since this one was proposed."""
-    return resource.applied(revision.id) is None and resource.version != revision.base_version
+    return resource.decision_on(revision.id) is None and resource.version != revision.base_version
 
 
 def apply_revision(
     resource: Resource, revision: Revision, decision: Decision, now: datetime, policy: FreshnessPolicy
 ) -> Resource:
     """Return the resource with the revision made current: the next version, verified now, its flags resolved."""
+    check_undecided(resource, revision)
     if is_superseded(resource, revision):
         raise InvalidState(SUPERSEDED_REASON)
     changed = revision.changed_fields
@@ -124,8 +125,13 @@ def apply_revision(
     )
     url = revision.changes["url"].new if "url" in revision.changes else resource.url
     version = resource.version + 1
-    applied = AppliedRevision(
-        revision_id=revision.id, version=version, decided_at=now, decision=decision, resolved_flag_ids=resolved_ids
+    record = RevisionDecision(
+        revision_id=revision.id,
+        accepted=True,
+        decided_at=now,
+        decision=decision,
+        version=version,
+        resolved_flag_ids=resolved_ids,
     )
     return replace(
         resource,
@@ -138,22 +144,34 @@ def apply_revision(
         last_verified_at=now,
         review_by=policy.review_by(now, resource.tags, resource.review_interval_days),
         flags=flags,
-        applied_revisions=(*resource.applied_revisions, applied),
+        decisions=(*resource.decisions, record),
     )
 
 
-def accepted(revision: Revision, applied: AppliedRevision) -> Revision:
-    """Return the revision marked accepted as the resource took it in."""
+def reject_revision(resource: Resource, revision: Revision, decision: Decision, now: datetime) -> Resource:
+    """Return the resource with the revision's rejection recorded (its content unchanged)."""
+    check_undecided(resource, revision)
+    record = RevisionDecision(revision_id=revision.id, accepted=False, decided_at=now, decision=decision)
+    return replace(resource, decisions=(*resource.decisions, record))
+
+
+def check_undecided(resource: Resource, revision: Revision) -> None:
+    """Refuse deciding a revision of another resource, or one its resource recorded a decision on (409)."""
+    if revision.resource_id != resource.id:
+        raise ValueError(f"revision {revision.id} belongs to resource {revision.resource_id}, not {resource.id}")
+    recorded = resource.decision_on(revision.id)
+    if recorded is not None:
+        status = RevisionStatus.ACCEPTED if recorded.accepted else RevisionStatus.REJECTED
+        raise InvalidState(f"This revision was {status.value} already", revision_status=status.value)
+
+
+def decided(revision: Revision, record: RevisionDecision) -> Revision:
+    """Return the revision as its resource's record decided it."""
     return replace(
         revision,
-        status=RevisionStatus.ACCEPTED,
-        decided_at=applied.decided_at,
-        decision=applied.decision,
-        version=applied.version,
-        resolved_flag_ids=applied.resolved_flag_ids,
+        status=RevisionStatus.ACCEPTED if record.accepted else RevisionStatus.REJECTED,
+        decided_at=record.decided_at,
+        decision=record.decision,
+        version=record.version,
+        resolved_flag_ids=record.resolved_flag_ids,
     )
-
-
-def rejected(revision: Revision, decision: Decision, now: datetime) -> Revision:
-    """Return the revision marked rejected."""
-    return replace(revision, status=RevisionStatus.REJECTED, decided_at=now, decision=decision)

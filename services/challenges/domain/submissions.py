@@ -82,6 +82,8 @@ class Submission:
 class DuplicateSubmission(InvalidState):
     """The learner has a submission for this challenge already (one per learner and challenge)."""
 
+    kind = "duplicate-submission"
+
     def __init__(self, existing_id: str) -> None:
         super().__init__(
             f"You have submitted to this challenge already: revise that submission with PUT /submissions/{existing_id}",
@@ -175,6 +177,27 @@ def withdraw(submission: Submission, challenge: Challenge, now: datetime) -> Sub
         raise InvalidState("This submission is withdrawn already")
     check_accepting(challenge, now)
     return replace(submission, status=SubmissionStatus.WITHDRAWN, withdrawn_at=now, updated_at=now)
+
+
+def supersedes(grade: Grade, held: Grade | None) -> bool:
+    """Return whether a grade replaces the one a submission holds.
+
+    The later grade wins (a teacher's override comes after the consensus), ties broken by event id, so a
+    repeated or an older event changes nothing.
+    """
+    return held is None or (grade.graded_at, grade.event_id) > (held.graded_at, held.event_id)
+
+
+def record_grade(submission: Submission, grade: Grade) -> Submission | None:
+    """Return the submission holding the grade, or None when it holds this grade or a later one already.
+
+    A withdrawn submission keeps the grade its reviewed version earned but stays withdrawn; any other
+    becomes `graded`.
+    """
+    if not supersedes(grade, submission.grade):
+        return None
+    status = submission.status if submission.withdrawn else SubmissionStatus.GRADED
+    return replace(submission, grade=grade, status=status)
 
 
 class Access(StrEnum):

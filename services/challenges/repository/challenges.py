@@ -20,9 +20,8 @@ from services.challenges.domain.challenges import (
     Criterion,
     ReviewSettings,
 )
-from services.challenges.repository.store import PUBLIC_PROJECTION, Store, find_page
 from shared.contracts.events import Event
-from shared.outbox import ensure_outbox_index, outbox_fields, with_outbox
+from shared.store import PUBLIC_PROJECTION, Store, find_page
 
 CHALLENGES = "challenges"
 # Challenges without an end sort after every dated one when ordering by `ends_at`.
@@ -42,7 +41,6 @@ def create_indexes(database: Database[Any]) -> None:
     challenges.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
     challenges.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)])
     challenges.create_index([("status", ASCENDING), ("ends_at", ASCENDING)])
-    ensure_outbox_index(database, CHALLENGES)
 
 
 def _document(challenge: Challenge) -> dict[str, Any]:
@@ -136,7 +134,7 @@ class ChallengeRepository:
 
     def add(self, challenge: Challenge, events: Sequence[Event] = ()) -> None:
         """Insert a new challenge together with the events announcing it."""
-        self._challenges.insert_one({**_document(challenge), **outbox_fields(events, challenge.created_at)})
+        self._store.insert(CHALLENGES, _document(challenge), events)
 
     def get(self, challenge_id: str) -> Challenge | None:
         """Return the challenge or None."""
@@ -150,15 +148,14 @@ class ChallengeRepository:
         documents = self._challenges.find({"_id": {"$in": list(challenge_ids)}}, PUBLIC_PROJECTION)
         return {document["_id"]: _challenge(document) for document in documents}
 
-    def save(self, challenge: Challenge, expected_version: int, events: Sequence[Event], now: datetime) -> bool:
-        """Save a changed challenge if nobody saved it since `expected_version`; return whether it was saved."""
+    def save(self, challenge: Challenge, expected_version: int, events: Sequence[Event] = ()) -> bool:
+        """Save a changed challenge with its events if nobody saved it since `expected_version`; return whether."""
         fields = _document(challenge)
         for name in ("_id", "created_at", "owner_id"):
             fields.pop(name)
-        update: dict[str, Any] = {"$set": fields}
-        with_outbox(update, events, now)
-        result = self._challenges.update_one({"_id": challenge.id, "version": expected_version}, update)
-        return result.modified_count == 1
+        return self._store.update(
+            CHALLENGES, {"_id": challenge.id, "version": expected_version}, {"$set": fields}, events
+        )
 
     def due_to_close(self, now: datetime, limit: int) -> list[Challenge]:
         """Return published challenges whose `ends_at` has passed, oldest end first."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -14,8 +13,6 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.challenges.domain.errors import DuplicateResource
 from services.challenges.domain.resources import (
-    MAX_FLAGS,
-    AppliedRevision,
     DecidedBy,
     Decision,
     Flag,
@@ -23,10 +20,10 @@ from services.challenges.domain.resources import (
     Resource,
     ResourceQuery,
     ResourceSort,
+    RevisionDecision,
 )
-from services.challenges.repository.store import PUBLIC_PROJECTION, Store, find_page
 from shared.contracts.events import Event
-from shared.outbox import ensure_outbox_index, outbox_fields, with_outbox
+from shared.store import PUBLIC_PROJECTION, Store, find_page, is_duplicate_key
 
 RESOURCES = "resources"
 # Reads never return who endorsed (it grows with every endorsement and only the write filter needs it).
@@ -50,18 +47,6 @@ def create_indexes(database: Database[Any]) -> None:
     resources.create_index([("last_verified_at", DESCENDING)])
     resources.create_index([("endorsement_count", DESCENDING), ("created_at", DESCENDING)])
     resources.create_index([("open_flag_reasons", ASCENDING)])
-    ensure_outbox_index(database, RESOURCES)
-
-
-def is_duplicate_key(error: Exception) -> bool:
-    """Return whether a write broke a unique index.
-
-    FerretDB (SQLite) answers an *update* that breaks one with a generic error naming SQLite's constraint,
-    not with the duplicate-key code MongoDB and mongomock give.
-    """
-    if isinstance(error, DuplicateKeyError):
-        return True
-    return isinstance(error, OperationFailure) and "UNIQUE constraint failed" in str(error)
 
 
 def decision_document(decision: Decision) -> dict[str, Any]:
@@ -110,22 +95,40 @@ def _flag(document: dict[str, Any]) -> Flag:
 
 
 def _flag_summary(resource: Resource) -> dict[str, Any]:
-    """Return the fields derived from the flags that queries and conditional writes match on."""
+    """Return the fields derived from the flags, which queries and conditional writes match on.
+
+    The only place they are computed: every write that changes flags stores them from the domain object.
+    """
     return {
         "flag_count": len(resource.flags),
         "open_flag_count": len(resource.open_flags),
         "open_flag_reasons": [reason.value for reason in resource.open_flag_reasons],
-        "open_flag_keys": [flag.key for flag in resource.open_flags],
     }
 
 
-def _applied_document(applied: AppliedRevision) -> dict[str, Any]:
+def _decision_record(record: RevisionDecision) -> dict[str, Any]:
     return {
-        "version": applied.version,
-        "decided_at": applied.decided_at,
-        "decision": decision_document(applied.decision),
-        "resolved_flag_ids": list(applied.resolved_flag_ids),
+        "accepted": record.accepted,
+        "decided_at": record.decided_at,
+        "decision": decision_document(record.decision),
+        "version": record.version,
+        "resolved_flag_ids": list(record.resolved_flag_ids),
     }
+
+
+def _decisions(stored: dict[str, Any]) -> tuple[RevisionDecision, ...]:
+    records = [
+        RevisionDecision(
+            revision_id=revision_id,
+            accepted=record["accepted"],
+            decided_at=record["decided_at"],
+            decision=decision_from(record["decision"]),
+            version=record.get("version"),
+            resolved_flag_ids=tuple(record.get("resolved_flag_ids", ())),
+        )
+        for revision_id, record in stored.items()
+    ]
+    return tuple(sorted(records, key=lambda record: (record.decided_at, record.revision_id)))
 
 
 def _document(resource: Resource) -> dict[str, Any]:
@@ -150,14 +153,12 @@ def _document(resource: Resource) -> dict[str, Any]:
         "review_interval_days": resource.review_interval_days,
         "flags": [_flag_document(flag) for flag in resource.flags],
         **_flag_summary(resource),
-        # Ids of the revisions taken in (matched by the accept's filter) and how each was decided.
-        "applied_revisions": [applied.revision_id for applied in resource.applied_revisions],
-        "acceptances": {applied.revision_id: _applied_document(applied) for applied in resource.applied_revisions},
+        # The one record of each decision on a revision of this resource, by revision id.
+        "decisions": {record.revision_id: _decision_record(record) for record in resource.decisions},
     }
 
 
 def _resource(document: dict[str, Any]) -> Resource:
-    acceptances = document.get("acceptances") or {}
     return Resource(
         id=document["_id"],
         owner_id=document["owner_id"],
@@ -177,17 +178,7 @@ def _resource(document: dict[str, Any]) -> Resource:
         updated_at=document.get("updated_at"),
         review_interval_days=document.get("review_interval_days"),
         flags=tuple(_flag(flag) for flag in document.get("flags", ())),
-        applied_revisions=tuple(
-            AppliedRevision(
-                revision_id=revision_id,
-                version=acceptances[revision_id]["version"],
-                decided_at=acceptances[revision_id]["decided_at"],
-                decision=decision_from(acceptances[revision_id]["decision"]),
-                resolved_flag_ids=tuple(acceptances[revision_id].get("resolved_flag_ids", ())),
-            )
-            for revision_id in document.get("applied_revisions", ())
-            if revision_id in acceptances
-        ),
+        decisions=_decisions(document.get("decisions") or {}),
     )
 
 
@@ -233,7 +224,7 @@ class ResourceRepository:
     def add(self, resource: Resource, events: Sequence[Event] = ()) -> None:
         """Insert a resource with its events; raise DuplicateResource naming the one that has its URL."""
         try:
-            self._resources.insert_one({**_document(resource), **outbox_fields(events, resource.created_at)})
+            self._store.insert(RESOURCES, _document(resource), events)
         except DuplicateKeyError:
             raise DuplicateResource(self._existing_id(resource.canonical_url)) from None
 
@@ -251,78 +242,66 @@ class ResourceRepository:
         """Return whether this person endorsed the resource."""
         return self._resources.count_documents({"_id": resource_id, "endorsers": user_id}, limit=1) == 1
 
-    def endorse(self, resource: Resource, user_id: str, events: Sequence[Event], now: datetime) -> bool:
-        """Add one endorsement by someone other than the owner who has not endorsed yet; return whether it was added.
+    def endorse(self, resource_id: str, user_id: str, events: Sequence[Event]) -> int | None:
+        """Add one endorsement by someone other than the owner who has not endorsed yet; return the new count.
 
-        The filter also pins the count read in `resource`, so the count the events announce is exact.
+        One conditional write that also stores the event; None when it did not match (the owner, a repeat,
+        or no such resource). The count is read after the write, so it may include endorsements made
+        meanwhile (FerretDB's findAndModify takes no projection, and the whole document is large).
         """
-        result = self._resources.update_one(
-            {
-                "_id": resource.id,
-                "owner_id": {"$ne": user_id},
-                "endorsers": {"$ne": user_id},
-                "endorsement_count": resource.endorsement_count,
-            },
-            with_outbox({"$push": {"endorsers": user_id}, "$inc": {"endorsement_count": 1}}, events, now),
+        added = self._store.update(
+            RESOURCES,
+            {"_id": resource_id, "owner_id": {"$ne": user_id}, "endorsers": {"$ne": user_id}},
+            {"$push": {"endorsers": user_id}, "$inc": {"endorsement_count": 1}},
+            events,
         )
-        return result.modified_count == 1
+        if not added:
+            return None
+        document = self._resources.find_one({"_id": resource_id}, {"endorsement_count": 1})
+        return int(document["endorsement_count"]) if document else None
 
-    def add_flag(self, resource_id: str, flag: Flag, events: Sequence[Event], now: datetime) -> bool:
-        """Add a flag unless its flagger has an open one for the same reason or the cap is reached; return whether."""
-        result = self._resources.update_one(
-            {"_id": resource_id, "open_flag_keys": {"$ne": flag.key}, "flag_count": {"$lt": MAX_FLAGS}},
-            with_outbox(
-                {
-                    "$push": {"flags": _flag_document(flag), "open_flag_keys": flag.key},
-                    "$addToSet": {"open_flag_reasons": flag.reason.value},
-                    "$inc": {"flag_count": 1, "open_flag_count": 1},
-                },
-                events,
-                now,
-            ),
+    def add_flag(self, before: Resource, after: Resource, flag: Flag, events: Sequence[Event]) -> bool:
+        """Store `after`, `before` with `flag` added, if no flag was added since `before` was read."""
+        return self._store.update(
+            RESOURCES,
+            {"_id": before.id, "flag_count": len(before.flags)},
+            {"$push": {"flags": _flag_document(flag)}, "$set": _flag_summary(after)},
+            events,
         )
-        return result.modified_count == 1
 
-    def apply_revision(self, before: Resource, after: Resource, events: Sequence[Event], now: datetime) -> bool:
-        """Store `after`, the resource with one more revision taken in, if nothing changed since `before` was read.
+    def record_decision(self, before: Resource, after: Resource, events: Sequence[Event]) -> bool:
+        """Store `after`, `before` with one more decision recorded, unless that revision was decided already.
 
-        One document write: the new content, version, freshness and resolved flags, the revision's id in
-        `applied_revisions`, and the events. The filter pins the version, the flag count (flags are
-        rewritten whole, so a flag added meanwhile must not be lost) and the revision not yet applied.
-        Raise DuplicateResource when a new URL's canonical form belongs to another resource.
+        One document write with its event. An acceptance also writes the new content, version, freshness
+        and resolved flags, and needs the version and the flags unchanged since `before` was read (flags
+        are rewritten whole, so a flag added meanwhile must not be lost). Raise DuplicateResource when a
+        new URL's canonical form belongs to another resource.
         """
-        applied = after.applied_revisions[-1]
-        update = {
-            "$set": {
-                "title": after.title,
-                "summary": after.summary,
-                "url": after.url,
-                "canonical_url": after.canonical_url,
-                "version": after.version,
-                "updated_at": after.updated_at,
-                "last_verified_at": after.last_verified_at,
-                "review_by": after.review_by,
-                "flags": [_flag_document(flag) for flag in after.flags],
-                **_flag_summary(after),
-                f"acceptances.{applied.revision_id}": _applied_document(applied),
-            },
-            "$push": {"applied_revisions": applied.revision_id},
-        }
-        try:
-            result = self._resources.update_one(
+        record = after.decisions[-1]
+        filters: dict[str, Any] = {"_id": before.id, f"decisions.{record.revision_id}": {"$exists": False}}
+        fields: dict[str, Any] = {f"decisions.{record.revision_id}": _decision_record(record)}
+        if record.accepted:
+            filters.update({"version": before.version, "flag_count": len(before.flags)})
+            fields.update(
                 {
-                    "_id": before.id,
-                    "version": before.version,
-                    "flag_count": len(before.flags),
-                    "applied_revisions": {"$ne": applied.revision_id},
-                },
-                with_outbox(update, events, now),
+                    "title": after.title,
+                    "summary": after.summary,
+                    "url": after.url,
+                    "canonical_url": after.canonical_url,
+                    "version": after.version,
+                    "updated_at": after.updated_at,
+                    "last_verified_at": after.last_verified_at,
+                    "review_by": after.review_by,
+                    "flags": [_flag_document(flag) for flag in after.flags],
+                    **_flag_summary(after),
+                }
             )
+        try:
+            return self._store.update(RESOURCES, filters, {"$set": fields}, events)
         except (DuplicateKeyError, OperationFailure) as error:
             if not is_duplicate_key(error):
                 raise
             raise DuplicateResource(self._existing_id(after.canonical_url)) from None
-        return result.modified_count == 1
 
     def search(self, query: ResourceQuery, *, limit: int, offset: int) -> tuple[list[Resource], int]:
         """Return a page of matching resources in the query's order, and how many match in all."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -12,9 +11,8 @@ from pymongo.database import Database
 
 from services.challenges.domain.revisions import FieldChange, Revision, RevisionStatus
 from services.challenges.repository.resources import decision_document, decision_from
-from services.challenges.repository.store import PUBLIC_PROJECTION, Store, find_page
 from shared.contracts.events import Event
-from shared.outbox import ensure_outbox_index, outbox_fields, with_outbox
+from shared.store import PUBLIC_PROJECTION, Store, find_page
 
 REVISIONS = "revisions"
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
@@ -26,7 +24,6 @@ def create_indexes(database: Database[Any]) -> None:
     revisions.create_index([("resource_id", ASCENDING), ("created_at", DESCENDING)])
     revisions.create_index([("resource_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)])
     revisions.create_index([("resource_id", ASCENDING), ("proposer_id", ASCENDING), ("status", ASCENDING)])
-    ensure_outbox_index(database, REVISIONS)
 
 
 def _document(revision: Revision) -> dict[str, Any]:
@@ -71,7 +68,7 @@ def _revision(document: dict[str, Any]) -> Revision:
 
 
 class RevisionRepository:
-    """Proposed revisions of resources; a decided revision never changes again."""
+    """Proposed revisions of resources; a revision is marked decided once, as its resource recorded it."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -82,7 +79,7 @@ class RevisionRepository:
 
     def add(self, revision: Revision, events: Sequence[Event] = ()) -> None:
         """Insert a proposed revision together with the events announcing it."""
-        self._revisions.insert_one({**_document(revision), **outbox_fields(events, revision.created_at)})
+        self._store.insert(REVISIONS, _document(revision), events)
 
     def pending_of(self, resource_id: str, proposer_id: str) -> Revision | None:
         """Return this person's pending revision of the resource, if any."""
@@ -109,16 +106,9 @@ class RevisionRepository:
         )
         return [_revision(document) for document in documents], total
 
-    def decide(
-        self,
-        decided: Revision,
-        events: Sequence[Event],
-        now: datetime,
-        *,
-        from_status: RevisionStatus = RevisionStatus.PENDING,
-    ) -> bool:
-        """Store the decision on a revision still in `from_status` (pending), with its events; return whether."""
-        update: dict[str, Any] = {
+    def mark_decided(self, decided: Revision) -> bool:
+        """Mark a pending revision as its resource's record decided it; return whether it was pending."""
+        update = {
             "$set": {
                 "status": decided.status.value,
                 "decided_at": decided.decided_at,
@@ -127,6 +117,4 @@ class RevisionRepository:
                 "resolved_flag_ids": list(decided.resolved_flag_ids),
             }
         }
-        with_outbox(update, events, now)
-        result = self._revisions.update_one({"_id": decided.id, "status": from_status.value}, update)
-        return result.modified_count == 1
+        return self._store.update(REVISIONS, {"_id": decided.id, "status": RevisionStatus.PENDING.value}, update)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -20,10 +18,8 @@ from services.challenges.domain.submissions import (
     SubmissionStatus,
     SubmissionVersion,
 )
-from services.challenges.repository.store import PUBLIC_PROJECTION, Store, find_page
-from shared.clock import to_milliseconds
 from shared.contracts.events import Event
-from shared.outbox import ensure_outbox_index, outbox_fields, with_outbox
+from shared.store import PUBLIC_PROJECTION, Store, find_page
 
 SUBMISSIONS = "submissions"
 # Reads of a submission leave its past versions (up to 50 of them) on the server.
@@ -43,7 +39,6 @@ def create_indexes(database: Database[Any]) -> None:
     submissions.create_index([("author_id", ASCENDING), ("created_at", DESCENDING)])
     submissions.create_index([("challenge_owner_id", ASCENDING), ("created_at", DESCENDING)])
     submissions.create_index([("challenge_id", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)])
-    ensure_outbox_index(database, SUBMISSIONS)
 
 
 def _version_document(version: SubmissionVersion) -> dict[str, Any]:
@@ -62,6 +57,19 @@ def _version(document: dict[str, Any]) -> SubmissionVersion:
         links=tuple(document.get("links", ())),
         submitted_at=document["submitted_at"],
     )
+
+
+def _grade_document(grade: Grade) -> dict[str, Any]:
+    return {
+        "grade": grade.grade,
+        "scores": dict(grade.scores),
+        "feedback": grade.feedback,
+        "review_count": grade.review_count,
+        "overridden": grade.overridden,
+        "version": grade.version,
+        "graded_at": grade.graded_at,
+        "event_id": grade.event_id,
+    }
 
 
 def _grade(document: dict[str, Any] | None) -> Grade | None:
@@ -126,15 +134,6 @@ def _submission(document: dict[str, Any]) -> Submission:
     )
 
 
-class GradeOutcome(StrEnum):
-    """What storing a grade did."""
-
-    RECORDED = "recorded"
-    # The submission holds this grade already, or a later one.
-    STALE = "stale"
-    UNKNOWN_SUBMISSION = "unknown_submission"
-
-
 class SubmissionRepository:
     """Submissions, one document per learner and challenge holding every version and pending events."""
 
@@ -148,7 +147,7 @@ class SubmissionRepository:
     def add(self, submission: Submission, events: Sequence[Event] = ()) -> None:
         """Insert a first submission with its events; raise DuplicateSubmission naming the learner's existing one."""
         try:
-            self._submissions.insert_one({**_document(submission), **outbox_fields(events, submission.created_at)})
+            self._store.insert(SUBMISSIONS, _document(submission), events)
         except DuplicateKeyError:
             existing = self.find_by_author(submission.challenge_id, submission.author_id)
             raise DuplicateSubmission(existing.id if existing else "") from None
@@ -176,8 +175,7 @@ class SubmissionRepository:
         *,
         expected_version: int,
         was_withdrawn: bool,
-        events: Sequence[Event],
-        now: datetime,
+        events: Sequence[Event] = (),
     ) -> bool:
         """Save a changed submission if it is still as it was read; return whether it was saved.
 
@@ -188,12 +186,22 @@ class SubmissionRepository:
         update: dict[str, Any] = {"$set": _saved_fields(submission)}
         if submission.version != expected_version:
             update["$push"] = {"versions": _version_document(submission.current_version)}
-        with_outbox(update, events, now)
         status = _WITHDRAWN if was_withdrawn else {"$ne": _WITHDRAWN}
-        result = self._submissions.update_one(
-            {"_id": submission.id, "version": expected_version, "status": status}, update
-        )
-        return result.matched_count == 1
+        filters = {"_id": submission.id, "version": expected_version, "status": status}
+        return self._store.update(SUBMISSIONS, filters, update, events)
+
+    def save_grade(self, before: Submission, after: Submission) -> bool:
+        """Store `after`'s grade and status if the submission still holds `before`'s grade and status.
+
+        Which grade replaces which is the domain's rule (`record_grade`); this write only makes sure
+        nothing changed the grade or the status in between.
+        """
+        if after.grade is None:
+            raise ValueError("save_grade stores a grade")
+        held = {"grade": None} if before.grade is None else {"grade.event_id": before.grade.event_id}
+        filters = {"_id": before.id, "status": before.status.value, **held}
+        update = {"$set": {"grade": _grade_document(after.grade), "status": after.status.value}}
+        return self._store.update(SUBMISSIONS, filters, update)
 
     def submitted_challenges(self, author_id: str, challenge_ids: Sequence[str]) -> set[str]:
         """Return which of these challenges the learner has a standing (not withdrawn) submission to."""
@@ -230,48 +238,3 @@ class SubmissionRepository:
         """Let a reviewer read the submission (a repeat changes nothing); return whether the submission exists."""
         result = self._submissions.update_one({"_id": submission_id}, {"$addToSet": {"reviewer_ids": reviewer_id}})
         return result.matched_count == 1
-
-    def record_grade(self, submission_id: str, grade: Grade) -> GradeOutcome:
-        """Store a grade unless the submission holds this one or a later one already.
-
-        Later means a later `graded_at`, ties broken by event id, so a repeated or older event changes
-        nothing. A withdrawn submission keeps its status; any other becomes `graded`. Each attempt is
-        one conditional write; a second round covers a withdrawal or re-submission in between.
-        """
-        graded_at = to_milliseconds(grade.graded_at)
-        stored = {
-            "grade": grade.grade,
-            "scores": dict(grade.scores),
-            "feedback": grade.feedback,
-            "review_count": grade.review_count,
-            "overridden": grade.overridden,
-            "version": grade.version,
-            "graded_at": graded_at,
-            "event_id": grade.event_id,
-        }
-        fresher = {
-            "$or": [
-                {"grade": None},
-                {"grade.graded_at": {"$lt": graded_at}},
-                {"grade.graded_at": graded_at, "grade.event_id": {"$lt": grade.event_id}},
-            ]
-        }
-        for _attempt in range(2):
-            result = self._submissions.update_one(
-                {"_id": submission_id, "status": {"$ne": _WITHDRAWN}, **fresher},
-                {"$set": {"grade": stored, "status": SubmissionStatus.GRADED.value}},
-            )
-            if result.matched_count:
-                return GradeOutcome.RECORDED
-            result = self._submissions.update_one(
-                {"_id": submission_id, "status": _WITHDRAWN, **fresher}, {"$set": {"grade": stored}}
-            )
-            if result.matched_count:
-                return GradeOutcome.RECORDED
-            current = self._submissions.find_one({"_id": submission_id}, {"grade": 1})
-            if current is None:
-                return GradeOutcome.UNKNOWN_SUBMISSION
-            held = current.get("grade")
-            if held and (held["graded_at"], held["event_id"]) >= (graded_at, grade.event_id):
-                return GradeOutcome.STALE
-        return GradeOutcome.STALE

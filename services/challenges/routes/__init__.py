@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from flask import current_app
-
-from services.challenges.bootstrap import Dependencies
+from services.challenges.schemas import ChallengesProblemSchema
 from services.challenges.usecases.context import Context
 from shared.contracts.auth import Role
-from shared.observability import current_request_id
+from shared.web import ErrorDocs
+from shared.web import use_case_context as request_context
 
 # Path converter for object ids: anything else answers 404 before a view runs.
 ID = "objectid"
@@ -17,15 +16,27 @@ STAFF = (Role.TEACHER, Role.ADMIN)
 MEMBERS = (Role.LEARNER, Role.TEACHER, Role.ADMIN)
 
 
+# The problem+json answers of the service's views, documented with examples in its own words.
+documents_errors = ErrorDocs(
+    ChallengesProblemSchema,
+    {
+        403: {"detail": "Only the challenge's teacher or an admin may publish it"},
+        404: {"detail": "No challenge with id 6b02e48625231e1d5301a2b7"},
+        409: {
+            "detail": "This challenge is closed; it does not accept contributions",
+            "type": "https://connective.dev/problems/invalid-state",
+        },
+        422: {
+            "errors": {"title": ["Shorter than minimum length 1."]},
+            "detail": "The request has invalid fields: title",
+        },
+    },
+)
+
+
 def use_case_context() -> Context:
     """Return the use-case context of the current request."""
-    dependencies: Dependencies = current_app.extensions["connective"].dependencies
-    return dependencies.context(request_id=current_request_id)
-
-
-def page(items: list[Any], total: int) -> dict[str, Any]:
-    """Return a list answer: `{items, total}`."""
-    return {"items": items, "total": total}
+    return cast(Context, request_context())
 
 
 # name -> (description, example); ids take their example from the objectid converter's schema.

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.challenges.domain.challenges import Challenge
-from services.challenges.routes import ID, MEMBERS, STAFF, page, path_parameters, use_case_context
+from services.challenges.routes import ID, MEMBERS, STAFF, documents_errors, path_parameters, use_case_context
 from services.challenges.schemas.challenges import (
     CHALLENGE_EXAMPLE,
     CREATE_EXAMPLE,
@@ -20,7 +20,7 @@ from services.challenges.schemas.challenges import (
 )
 from services.challenges.usecases import challenges as usecases
 from shared.auth import authenticate, requires
-from shared.web import documents_errors
+from shared.web import page
 
 blp = Blueprint("challenges", __name__, description="Teachers' challenges: create, edit, publish, close, archive")
 

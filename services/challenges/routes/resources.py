@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from services.challenges.domain.resources import Flag, Resource
 from services.challenges.domain.revisions import Revision
-from services.challenges.routes import ID, MEMBERS, page, use_case_context
+from services.challenges.routes import ID, MEMBERS, documents_errors, use_case_context
 from services.challenges.schemas.resources import (
     DECISION_EXAMPLE,
     ENDORSEMENT_EXAMPLE,
@@ -35,7 +35,7 @@ from services.challenges.schemas.resources import (
 from services.challenges.usecases import resources as usecases
 from services.challenges.usecases import revisions
 from shared.auth import authenticate, requires
-from shared.web import documents_errors
+from shared.web import page
 
 blp = Blueprint(
     "resources", __name__, description="The knowledge commons: shared resources, endorsements, flags and revisions"

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.challenges.domain.submissions import SubmissionVersion, SubmissionView
-from services.challenges.routes import ID, MEMBERS, page, path_parameters, use_case_context
+from services.challenges.routes import ID, MEMBERS, documents_errors, path_parameters, use_case_context
 from services.challenges.schemas.submissions import (
     CREATE_EXAMPLE,
     SUBMISSION_EXAMPLE,
@@ -25,7 +25,7 @@ from services.challenges.schemas.submissions import (
 from services.challenges.usecases import submissions as usecases
 from shared.auth import authenticate, requires
 from shared.contracts.auth import Role
-from shared.web import documents_errors
+from shared.web import page
 
 blp = Blueprint("submissions", __name__, description="Learners' submissions to challenges, with their versions")
 

@@ -19,11 +19,10 @@ from services.challenges.domain.challenges import (
     ReviewSettings,
 )
 from services.challenges.domain.errors import Forbidden, InvalidField, InvalidState, NotFound
-from services.challenges.repository.challenges import CHALLENGES
-from services.challenges.repository.store import new_id
 from services.challenges.usecases.context import Context
 from shared.contracts.auth import Principal
 from shared.contracts.events import Event, EventType
+from shared.store import new_id
 
 CLOSE_BATCH = 100
 
@@ -74,7 +73,7 @@ def _check_prerequisites(challenge_id: str, prerequisites: tuple[str, ...], cont
         return
     if len(prerequisites) > MAX_PREREQUISITES:
         raise InvalidField("prerequisites", f"At most {MAX_PREREQUISITES} prerequisites")
-    found = context.repositories.challenges.get_many(prerequisites)
+    found = context.challenges.get_many(prerequisites)
     missing = [identifier for identifier in prerequisites if identifier not in found]
     if missing:
         raise InvalidField("prerequisites", f"No challenge with id {missing[0]}")
@@ -93,7 +92,7 @@ def _reachable_prerequisites(start: Mapping[str, Challenge], context: Context) -
     graph = {identifier: challenge.prerequisites for identifier, challenge in start.items()}
     frontier = {needed for needs in graph.values() for needed in needs} - graph.keys()
     while frontier:
-        found = context.repositories.challenges.get_many(sorted(frontier))
+        found = context.challenges.get_many(sorted(frontier))
         graph.update(
             {identifier: found[identifier].prerequisites if identifier in found else () for identifier in frontier}
         )
@@ -108,13 +107,13 @@ def create_challenge(fields: dict[str, Any], *, actor: Principal, context: Conte
     rules.check_window(values.get("starts_at"), values.get("ends_at"))
     challenge = Challenge(id=new_id(), owner_id=actor.user_id, created_at=now, updated_at=now, **values)
     _check_prerequisites(challenge.id, challenge.prerequisites, context)
-    context.repositories.challenges.add(challenge)
+    context.challenges.add(challenge)
     return challenge.as_seen_at(now)
 
 
 def get_challenge(challenge_id: str, *, actor: Principal, context: Context) -> Challenge:
     """Return a challenge the caller may see; to learners, drafts and other cohorts' challenges do not exist."""
-    challenge = context.repositories.challenges.get(challenge_id)
+    challenge = context.challenges.get(challenge_id)
     if challenge is None or not rules.may_see(challenge, actor.user_id, actor.cohorts, actor.is_staff):
         raise NotFound(f"No challenge with id {challenge_id}")
     return challenge
@@ -154,7 +153,7 @@ def list_challenges(
         visible = (ChallengeStatus.PUBLISHED, ChallengeStatus.CLOSED)
         statuses = tuple(value for value in visible if status in (None, value))
         query = replace(query, statuses=statuses, open_to_cohorts=actor.cohorts)
-    items, total = context.repositories.challenges.search(query, limit=limit, offset=offset)
+    items, total = context.challenges.search(query, limit=limit, offset=offset)
     return [challenge.as_seen_at(query.now) for challenge in items], total
 
 
@@ -166,9 +165,8 @@ def _managed(challenge_id: str, actor: Principal, context: Context, action: str)
 
 
 def _save(before: Challenge, after: Challenge, events: list[Event], context: Context, now: datetime) -> Challenge:
-    if not context.repositories.challenges.save(after, before.version, events, now):
+    if not context.challenges.save(after, before.version, events):
         raise InvalidState("The challenge changed meanwhile; reload it and try again")
-    context.outbox.dispatch(CHALLENGES, after.id, events)
     return after.as_seen_at(now)
 
 
@@ -221,10 +219,9 @@ def close_due_challenges(*, context: Context, limit: int = CLOSE_BATCH) -> int:
     """
     now = context.clock()
     closed_count = 0
-    for challenge in context.repositories.challenges.due_to_close(now, limit):
+    for challenge in context.challenges.due_to_close(now, limit):
         closed = rules.close(challenge, now)
         event = context.event(EventType.CHALLENGE_CLOSED, None, challenge_payload(closed), now)
-        if context.repositories.challenges.save(closed, challenge.version, [event], now):
-            context.outbox.dispatch(CHALLENGES, closed.id, [event])
+        if context.challenges.save(closed, challenge.version, [event]):
             closed_count += 1
     return closed_count

@@ -10,15 +10,14 @@ from services.challenges.domain.errors import InvalidState, NotFound
 from services.challenges.domain.resources import Flag, FlagReason, Resource, ResourceQuery, ResourceSort
 from services.challenges.domain.submissions import check_prerequisites
 from services.challenges.domain.urls import canonicalize_url
-from services.challenges.repository.resources import RESOURCES
-from services.challenges.repository.store import new_id
 from services.challenges.usecases.challenges import get_challenge
 from services.challenges.usecases.context import Context
 from shared.contracts.auth import Principal
 from shared.contracts.events import EventType
+from shared.store import new_id
 
-# Concurrent endorsements of one resource make an endorsement's conditional write miss; it then tries again.
-ENDORSE_ATTEMPTS = 20
+# Flags arriving at once make a flag's conditional write miss (it pins the flags it read); it then reads again.
+FLAG_ATTEMPTS = 5
 
 
 def share_resource(fields: dict[str, Any], *, actor: Principal, context: Context) -> Resource:
@@ -31,7 +30,7 @@ def share_resource(fields: dict[str, Any], *, actor: Principal, context: Context
         check_accepting(challenge, now)
         if not actor.is_staff:
             # Sharing to a challenge is taking part in it: its prerequisites apply as to submitting.
-            satisfied = context.repositories.submissions.submitted_challenges(actor.user_id, challenge.prerequisites)
+            satisfied = context.submissions.submitted_challenges(actor.user_id, challenge.prerequisites)
             check_prerequisites(challenge.prerequisites, satisfied)
     tags = tuple(fields.get("tags", ()))
     review_interval_days = fields.get("review_interval_days")
@@ -66,14 +65,13 @@ def share_resource(fields: dict[str, Any], *, actor: Principal, context: Context
         },
         now,
     )
-    context.repositories.resources.add(resource, [event])
-    context.outbox.dispatch(RESOURCES, resource.id, [event])
+    context.resources.add(resource, [event])
     return resource.as_seen_at(now)
 
 
 def get_resource(resource_id: str, *, context: Context) -> Resource:
     """Return a resource as stored (the commons is readable by every signed-in user)."""
-    resource = context.repositories.resources.get(resource_id)
+    resource = context.resources.get(resource_id)
     if resource is None:
         raise NotFound(f"No resource with id {resource_id}")
     return resource
@@ -110,7 +108,7 @@ def list_resources(
         challenge_id=challenge_id,
         sort=sort,
     )
-    items, total = context.repositories.resources.search(query, limit=limit, offset=offset)
+    items, total = context.resources.search(query, limit=limit, offset=offset)
     return [resource.as_seen_at(query.now) for resource in items], total
 
 
@@ -120,59 +118,59 @@ def _audience(resource: Resource, actor: Principal) -> dict[str, Any]:
 
 
 def endorse_resource(resource_id: str, *, actor: Principal, context: Context) -> dict[str, Any]:
-    """Endorse someone else's resource, once per person; emits `resource.endorsed` (points for the owner)."""
-    repository = context.repositories.resources
-    for _attempt in range(ENDORSE_ATTEMPTS):
-        resource = get_resource(resource_id, context=context)
-        rules.check_endorsement(resource, actor.user_id, already_endorsed=False)
-        now = context.clock()
-        count = resource.endorsement_count + 1
-        event = context.event(
-            EventType.RESOURCE_ENDORSED,
-            actor,
-            {
-                "resource_id": resource.id,
-                "owner_id": resource.owner_id,
-                "endorser_id": actor.user_id,
-                "endorsement_count": count,
-                **_audience(resource, actor),
-            },
-            now,
-        )
-        if repository.endorse(resource, actor.user_id, [event], now):
-            context.outbox.dispatch(RESOURCES, resource.id, [event])
-            return {"resource_id": resource.id, "user_id": actor.user_id, "endorsement_count": count, "created_at": now}
-        # The write missed: already endorsed (409), or someone else endorsed meanwhile (try again).
-        rules.check_endorsement(
-            resource, actor.user_id, already_endorsed=repository.has_endorsed(resource_id, actor.user_id)
-        )
-    raise InvalidState("This resource is being endorsed by many people at once; try again")
+    """Endorse someone else's resource, once per person; emits `resource.endorsed` (points for the owner).
 
-
-def flag_resource(resource_id: str, fields: dict[str, Any], *, actor: Principal, context: Context) -> Flag:
-    """Flag a resource as outdated, broken or inaccurate with a note; emits `resource.flagged`."""
+    One conditional write: it adds the endorsement only if the endorser is neither the owner nor an
+    endorser yet, and stores the event with it.
+    """
     resource = get_resource(resource_id, context=context)
-    reason = FlagReason(fields["reason"])
-    rules.check_flag(resource, actor.user_id, reason)
+    repository = context.resources
+    rules.check_endorsement(resource, actor.user_id, already_endorsed=False)
     now = context.clock()
-    flag = Flag(id=new_id(), reason=reason, note=fields["note"], user_id=actor.user_id, created_at=now)
     event = context.event(
-        EventType.RESOURCE_FLAGGED,
+        EventType.RESOURCE_ENDORSED,
         actor,
         {
             "resource_id": resource.id,
             "owner_id": resource.owner_id,
-            "flag_id": flag.id,
-            "flagger_id": actor.user_id,
-            "reason": reason.value,
-            "note": flag.note,
+            "endorser_id": actor.user_id,
             **_audience(resource, actor),
         },
         now,
     )
-    if not context.repositories.resources.add_flag(resource.id, flag, [event], now):
-        # Someone's write came first: tell which rule the stored resource now breaks.
-        rules.check_flag(get_resource(resource_id, context=context), actor.user_id, reason)
+    count = repository.endorse(resource.id, actor.user_id, [event])
+    if count is None:
+        # The write matched nothing: endorsed already (409), or the resource is gone (404).
+        rules.check_endorsement(
+            resource, actor.user_id, already_endorsed=repository.has_endorsed(resource_id, actor.user_id)
+        )
+        get_resource(resource_id, context=context)
         raise InvalidState("The resource changed meanwhile; try again")
-    context.outbox.dispatch(RESOURCES, resource.id, [event])
-    return flag
+    return {"resource_id": resource.id, "user_id": actor.user_id, "endorsement_count": count, "created_at": now}
+
+
+def flag_resource(resource_id: str, fields: dict[str, Any], *, actor: Principal, context: Context) -> Flag:
+    """Flag a resource as outdated, broken or inaccurate with a note; emits `resource.flagged`."""
+    reason = FlagReason(fields["reason"])
+    for _attempt in range(FLAG_ATTEMPTS):
+        resource = get_resource(resource_id, context=context)
+        now = context.clock()
+        flag = Flag(id=new_id(), reason=reason, note=fields["note"], user_id=actor.user_id, created_at=now)
+        flagged = rules.add_flag(resource, flag)
+        event = context.event(
+            EventType.RESOURCE_FLAGGED,
+            actor,
+            {
+                "resource_id": resource.id,
+                "owner_id": resource.owner_id,
+                "flag_id": flag.id,
+                "flagger_id": actor.user_id,
+                "reason": reason.value,
+                "note": flag.note,
+                **_audience(resource, actor),
+            },
+            now,
+        )
+        if context.resources.add_flag(resource, flagged, flag, [event]):
+            return flag
+    raise InvalidState("The resource is being flagged by many people at once; try again")

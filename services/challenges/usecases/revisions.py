@@ -1,10 +1,11 @@
 """Use cases of knowledge updates: proposing, deciding and verifying revisions of resources.
 
-Accepting a revision touches two documents without a transaction. The resource is written first, in one
-conditional write that also records the revision's id in `applied_revisions` and carries
-`resource.revision_accepted` in the resource's outbox; then the revision document is marked accepted.
-If the process dies in between, any retry (the same request again, or `revision.verified` delivered
-again) finds the id in `applied_revisions` and only marks the revision document.
+A revision is decided on its resource's document: one conditional write records the decision (and, for
+an acceptance, the new content) together with the event announcing it, only if that revision has no
+recorded decision yet. The revision's own document is then marked from that record. If the process dies
+in between, any retry (the same request again, or `revision.verified` delivered again) finds the record
+and only marks the revision. A revision is therefore decided exactly once, and consumers see exactly one
+of `resource.revision_accepted` and `resource.revision_rejected` for it.
 """
 
 from __future__ import annotations
@@ -17,22 +18,21 @@ import structlog
 from services.challenges.domain import resources as resource_rules
 from services.challenges.domain import revisions as rules
 from services.challenges.domain.errors import DomainError, DuplicateResource, InvalidState, NotFound
-from services.challenges.domain.resources import AppliedRevision, DecidedBy, Decision, Resource
+from services.challenges.domain.resources import DecidedBy, Decision, Resource, RevisionDecision
 from services.challenges.domain.revisions import REVISABLE_FIELDS, SUPERSEDED_REASON, Revision, RevisionStatus
 from services.challenges.domain.urls import canonicalize_url
-from services.challenges.repository.resources import RESOURCES
-from services.challenges.repository.revisions import REVISIONS
-from services.challenges.repository.store import new_id
 from services.challenges.usecases.context import Context
 from services.challenges.usecases.resources import get_resource
 from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event, EventType
+from shared.contracts.vocabulary import Verdict
 from shared.faults import crash_point
+from shared.store import new_id
 
 log = structlog.get_logger(__name__)
 
-# Flags or endorsements arriving meanwhile make the accept's conditional write miss; it then reads again.
-ACCEPT_ATTEMPTS = 10
+# Flags or other decisions arriving meanwhile make an acceptance's conditional write miss; it then reads again.
+DECIDE_ATTEMPTS = 10
 
 
 def _payload(resource: Resource, revision: Revision, **extra: Any) -> dict[str, Any]:
@@ -65,14 +65,14 @@ def propose_revision(resource_id: str, fields: Mapping[str, Any], *, actor: Prin
     One pending proposal per person and resource: a second waits until the first is decided (409).
     """
     resource = get_resource(resource_id, context=context)
-    pending = context.repositories.revisions.pending_of(resource.id, actor.user_id)
+    pending = context.revisions.pending_of(resource.id, actor.user_id)
     if pending is not None:
         raise InvalidState(
             "Your earlier proposal for this resource is still pending: wait for its decision", existing_id=pending.id
         )
     changes = rules.diff(resource, {name: fields[name] for name in REVISABLE_FIELDS if name in fields})
     if "url" in changes:
-        existing = context.repositories.resources.find_by_canonical_url(canonicalize_url(changes["url"].new))
+        existing = context.resources.find_by_canonical_url(canonicalize_url(changes["url"].new))
         if existing is not None and existing.id != resource.id:
             raise DuplicateResource(existing.id)
     now = context.clock()
@@ -95,14 +95,13 @@ def propose_revision(resource_id: str, fields: Mapping[str, Any], *, actor: Prin
         "sources": list(revision.sources),
     }
     event = context.event(EventType.RESOURCE_REVISION_PROPOSED, actor, _payload(resource, revision, **details), now)
-    context.repositories.revisions.add(revision, [event])
-    context.outbox.dispatch(REVISIONS, revision.id, [event])
+    context.revisions.add(revision, [event])
     return revision
 
 
 def get_revision(resource_id: str, revision_id: str, *, context: Context) -> Revision:
     """Return a revision of this resource (every member may read the history)."""
-    revision = context.repositories.revisions.get(revision_id)
+    revision = context.revisions.get(revision_id)
     if revision is None or revision.resource_id != resource_id:
         raise NotFound(f"No revision with id {revision_id} of resource {resource_id}")
     return revision
@@ -113,7 +112,7 @@ def list_revisions(
 ) -> tuple[list[Revision], int]:
     """List a resource's revisions, newest first, optionally by status."""
     get_resource(resource_id, context=context)
-    return context.repositories.revisions.of_resource(resource_id, status=status, limit=limit, offset=offset)
+    return context.revisions.of_resource(resource_id, status=status, limit=limit, offset=offset)
 
 
 def decide_revision(
@@ -131,10 +130,7 @@ def decide_revision(
     )
     rules.check_pending(revision)
     decision = Decision(decided_by=role, decider_id=actor.user_id, reason=fields.get("reason"))
-    if fields["decision"] == "accept":
-        decided, problem = _accept(revision, decision, actor=actor, context=context)
-    else:
-        decided, problem = _reject_unless_applied(resource, revision, decision, actor=actor, context=context)
+    decided, problem = _decide(revision, decision, accept=fields["decision"] == "accept", actor=actor, context=context)
     if problem is not None:
         raise problem
     return decided
@@ -146,12 +142,12 @@ def apply_verifications(events: Sequence[tuple[Event, Mapping[str, Any]]], *, co
         try:
             _apply_verification(event, payload, context=context)
         except DomainError as error:
-            # Decided meanwhile, or the resource is gone: the verdict has nothing left to change.
+            # The resource is gone, or it keeps changing: the verdict has nothing left to change.
             log.info("revision_verification_skipped", event_id=event.id, reason=str(error))
 
 
 def _apply_verification(event: Event, payload: Mapping[str, Any], *, context: Context) -> None:
-    revision = context.repositories.revisions.get(payload["revision_id"])
+    revision = context.revisions.get(payload["revision_id"])
     if revision is None or revision.resource_id != payload["resource_id"]:
         log.warning(
             "revision_verification_unknown",
@@ -167,88 +163,77 @@ def _apply_verification(event: Event, payload: Mapping[str, Any], *, context: Co
         verifier_ids=tuple(payload["verifier_ids"]),
         reason="; ".join(payload["reasons"]) or None,
     )
-    if payload["verdict"] == "approve":
-        _, problem = _accept(revision, decision, actor=None, context=context)
-    else:
-        resource = get_resource(revision.resource_id, context=context)
-        _, problem = _reject_unless_applied(resource, revision, decision, actor=None, context=context)
+    accept = payload["verdict"] == Verdict.APPROVE
+    _, problem = _decide(revision, decision, accept=accept, actor=None, context=context)
     if problem is not None:
         log.info("revision_verification_refused", event_id=event.id, revision_id=revision.id, reason=str(problem))
 
 
-def _accept(
-    revision: Revision, decision: Decision, *, actor: Principal | None, context: Context
+def _decide(
+    revision: Revision, decision: Decision, *, accept: bool, actor: Principal | None, context: Context
 ) -> tuple[Revision, DomainError | None]:
-    """Make a revision current; return the decided revision and the problem to answer a person with, if any."""
-    for _attempt in range(ACCEPT_ATTEMPTS):
+    """Decide a revision on its resource; return the revision as decided and the problem to answer, if any.
+
+    The problem is a 409 when the revision was decided otherwise already, or was superseded (by another
+    accepted revision, or by another resource taking its new URL) and is rejected instead.
+    """
+    for _attempt in range(DECIDE_ATTEMPTS):
         resource = get_resource(revision.resource_id, context=context)
-        applied = resource.applied(revision.id)
-        if applied is not None:
-            return _finish_accepted(revision, applied, context=context), None
-        if rules.is_superseded(resource, revision):
-            superseded = Decision(decided_by=None, verifier_ids=decision.verifier_ids, reason=SUPERSEDED_REASON)
-            decided = _reject(resource, revision, superseded, actor=actor, context=context)
-            return decided, InvalidState(SUPERSEDED_REASON, revision_status=decided.status.value)
+        recorded = resource.decision_on(revision.id)
+        if recorded is not None:
+            return _finish(revision, recorded, asked_to_accept=accept, context=context)
         now = context.clock()
-        after = rules.apply_revision(resource, revision, decision, now, context.freshness)
-        applied = after.applied_revisions[-1]
-        flagged_outdated = revision.flagged_outdated or resource_rules.has_open_outdated_flag(
-            resource, other_than=revision.proposer_id
-        )
-        outcome = rules.accepted(revision, applied)
-        event = context.event(
-            EventType.RESOURCE_REVISION_ACCEPTED,
-            actor,
-            _payload(resource, outcome, flagged_outdated=flagged_outdated),
-            now,
-        )
+        problem: DomainError | None = None
+        if accept and rules.is_superseded(resource, revision):
+            superseded = Decision(decided_by=None, verifier_ids=decision.verifier_ids, reason=SUPERSEDED_REASON)
+            after = rules.reject_revision(resource, revision, superseded, now)
+            problem = InvalidState(SUPERSEDED_REASON, revision_status=RevisionStatus.REJECTED.value)
+        elif accept:
+            after = rules.apply_revision(resource, revision, decision, now, context.freshness)
+        else:
+            after = rules.reject_revision(resource, revision, decision, now)
         try:
-            stored = context.repositories.resources.apply_revision(resource, after, [event], now)
+            stored = context.resources.record_decision(
+                resource, after, [_decision_event(resource, revision, after, actor, context)]
+            )
         except DuplicateResource as duplicate:
             reason = f"superseded: resource {duplicate.existing_id} has this url now"
             lost = Decision(decided_by=None, verifier_ids=decision.verifier_ids, reason=reason)
-            return _reject(resource, revision, lost, actor=actor, context=context), duplicate
+            after = rules.reject_revision(resource, revision, lost, now)
+            stored = context.resources.record_decision(
+                resource, after, [_decision_event(resource, revision, after, actor, context)]
+            )
+            problem = duplicate
         if stored:
-            crash_point("revisions.accept.after_resource_write")
-            context.outbox.dispatch(RESOURCES, resource.id, [event])
-            return _finish_accepted(revision, applied, context=context), None
+            crash_point("revisions.decide.after_resource_write")
+            finished, conflict = _finish(revision, after.decisions[-1], asked_to_accept=accept, context=context)
+            return finished, problem or conflict
     raise InvalidState("The resource is changing quickly right now; try again")
 
 
-def _finish_accepted(revision: Revision, applied: AppliedRevision, *, context: Context) -> Revision:
-    """Mark the revision document accepted as its resource took it in (idempotent)."""
-    decided = rules.accepted(revision, applied)
-    repository = context.repositories.revisions
-    if repository.decide(decided, [], context.clock()):
-        return decided
-    current = repository.get(revision.id) or decided
-    if current.status == RevisionStatus.REJECTED:
-        # A rejection raced with this accept and lost: the resource shows the revision, so the history must too.
-        repository.decide(decided, [], context.clock(), from_status=RevisionStatus.REJECTED)
-        return decided
-    return current
+def _decision_event(
+    resource: Resource, revision: Revision, after: Resource, actor: Principal | None, context: Context
+) -> Event:
+    """Return `resource.revision_accepted` or `_rejected` for the decision `after` records on `resource`."""
+    record = after.decisions[-1]
+    outcome = rules.decided(revision, record)
+    if record.accepted:
+        flagged_outdated = revision.flagged_outdated or resource_rules.has_open_outdated_flag(
+            resource, other_than=revision.proposer_id
+        )
+        data = _payload(resource, outcome, flagged_outdated=flagged_outdated)
+        return context.event(EventType.RESOURCE_REVISION_ACCEPTED, actor, data, record.decided_at)
+    return context.event(EventType.RESOURCE_REVISION_REJECTED, actor, _payload(resource, outcome), record.decided_at)
 
 
-def _reject_unless_applied(
-    resource: Resource, revision: Revision, decision: Decision, *, actor: Principal | None, context: Context
+def _finish(
+    revision: Revision, record: RevisionDecision, *, asked_to_accept: bool, context: Context
 ) -> tuple[Revision, DomainError | None]:
-    """Reject a revision, unless the resource took it in already (an accept died before marking it)."""
-    applied = resource.applied(revision.id)
-    if applied is not None:
-        accepted = _finish_accepted(revision, applied, context=context)
-        return accepted, InvalidState("This revision was accepted already", revision_status=accepted.status.value)
-    return _reject(resource, revision, decision, actor=actor, context=context), None
-
-
-def _reject(
-    resource: Resource, revision: Revision, decision: Decision, *, actor: Principal | None, context: Context
-) -> Revision:
-    """Mark a pending revision rejected with `resource.revision_rejected` in its outbox; 409 if decided meanwhile."""
-    now = context.clock()
-    decided = rules.rejected(revision, decision, now)
-    event = context.event(EventType.RESOURCE_REVISION_REJECTED, actor, _payload(resource, decided), now)
-    if not context.repositories.revisions.decide(decided, [event], now):
-        current = context.repositories.revisions.get(revision.id) or decided
-        raise InvalidState(f"This revision was {current.status.value} meanwhile", revision_status=current.status.value)
-    context.outbox.dispatch(REVISIONS, revision.id, [event])
-    return decided
+    """Mark the revision as its resource's record decided it (idempotent); 409 if that is not what was asked."""
+    decided = rules.decided(revision, record)
+    context.revisions.mark_decided(decided)
+    if record.accepted != asked_to_accept:
+        return decided, InvalidState(
+            f"This revision was {decided.status.value} already", revision_status=decided.status.value
+        )
+    return decided, None

@@ -20,16 +20,18 @@ from services.challenges.domain.submissions import (
     SubmissionVersion,
     SubmissionView,
 )
-from services.challenges.repository.store import new_id
-from services.challenges.repository.submissions import SUBMISSIONS, GradeOutcome
 from services.challenges.usecases.challenges import get_challenge
 from services.challenges.usecases.context import Context
+from shared.clock import to_milliseconds
 from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event, EventType
+from shared.contracts.vocabulary import TargetKind
+from shared.store import new_id
 
 log = structlog.get_logger(__name__)
 
-SUBMISSION_TARGET = "submission"
+# A grade's write pins the grade and status it read; a withdrawal or another grade in between makes it read again.
+GRADE_ATTEMPTS = 5
 
 
 def submission_payload(submission: Submission, challenge: Challenge, cohorts: tuple[str, ...]) -> dict[str, Any]:
@@ -61,7 +63,7 @@ def _access(submission: Submission, actor: Principal) -> Access:
 
 
 def _visible(submission_id: str, actor: Principal, context: Context) -> tuple[Submission, Access]:
-    submission = context.repositories.submissions.get(submission_id)
+    submission = context.submissions.get(submission_id)
     access = _access(submission, actor) if submission else Access.NONE
     if submission is None or access == Access.NONE:
         raise NotFound(f"No submission with id {submission_id}")
@@ -72,7 +74,7 @@ def _authored(submission_id: str, actor: Principal, context: Context, action: st
     submission, access = _visible(submission_id, actor, context)
     if access != Access.AUTHOR:
         raise Forbidden(f"Only the submission's author may {action} it")
-    challenge = context.repositories.challenges.get(submission.challenge_id)
+    challenge = context.challenges.get(submission.challenge_id)
     if challenge is None:
         raise NotFound(f"No challenge with id {submission.challenge_id}")
     return submission, challenge
@@ -85,12 +87,11 @@ def _save(
     context: Context,
     now: datetime,
 ) -> SubmissionView:
-    saved = context.repositories.submissions.save(
-        after, expected_version=before.version, was_withdrawn=before.withdrawn, events=[event], now=now
+    saved = context.submissions.save(
+        after, expected_version=before.version, was_withdrawn=before.withdrawn, events=[event]
     )
     if not saved:
         raise InvalidState("The submission changed meanwhile; reload it and try again")
-    context.outbox.dispatch(SUBMISSIONS, after.id, [event])
     return rules.view_for(after, Access.AUTHOR)
 
 
@@ -102,10 +103,10 @@ def submit(challenge_id: str, fields: Mapping[str, Any], *, actor: Principal, co
     challenge = get_challenge(challenge_id, actor=actor, context=context)
     now = context.clock()
     rules.check_open_for_submissions(challenge, now)
-    existing = context.repositories.submissions.find_by_author(challenge.id, actor.user_id)
+    existing = context.submissions.find_by_author(challenge.id, actor.user_id)
     if existing is not None and not existing.withdrawn:
         raise rules.DuplicateSubmission(existing.id)
-    satisfied = context.repositories.submissions.submitted_challenges(actor.user_id, challenge.prerequisites)
+    satisfied = context.submissions.submitted_challenges(actor.user_id, challenge.prerequisites)
     rules.check_prerequisites(challenge.prerequisites, satisfied)
     content, links = _work(fields)
     if existing is not None:
@@ -120,8 +121,7 @@ def submit(challenge_id: str, fields: Mapping[str, Any], *, actor: Principal, co
     event = context.event(
         EventType.SUBMISSION_SUBMITTED, actor, submission_payload(submission, challenge, actor.cohorts), now
     )
-    context.repositories.submissions.add(submission, [event])
-    context.outbox.dispatch(SUBMISSIONS, submission.id, [event])
+    context.submissions.add(submission, [event])
     return rules.view_for(submission, Access.AUTHOR)
 
 
@@ -160,7 +160,7 @@ def _versions_of(submission_id: str, actor: Principal, context: Context) -> list
     _submission, access = _visible(submission_id, actor, context)
     if not rules.may_read_versions(access):
         raise NotFound(f"No submission with id {submission_id}")
-    return context.repositories.submissions.versions(submission_id)
+    return context.submissions.versions(submission_id)
 
 
 def list_versions(
@@ -197,7 +197,7 @@ def list_submissions(
         raise Forbidden("Only the challenge's teacher or an admin may list its submissions")
     else:
         query, access = SubmissionQuery(challenge.id, author_id=actor.user_id, status=status), Access.AUTHOR
-    items, total = context.repositories.submissions.search(query, limit=limit, offset=offset)
+    items, total = context.submissions.search(query, limit=limit, offset=offset)
     return [rules.view_for(submission, access) for submission in items], total
 
 
@@ -223,27 +223,27 @@ def list_own_submissions(
     else:
         query = SubmissionQuery(challenge_id=challenge_id, author_id=actor.user_id, status=status)
         access = Access.AUTHOR
-    items, total = context.repositories.submissions.search(query, limit=limit, offset=offset)
+    items, total = context.submissions.search(query, limit=limit, offset=offset)
     return [rules.view_for(submission, access) for submission in items], total
 
 
 def record_assignments(events: Sequence[tuple[Event, Mapping[str, Any]]], *, context: Context) -> None:
     """Give reviewers assigned by peer review (`review.assigned`) read access to their submissions."""
     for event, data in events:
-        if data["target_kind"] != SUBMISSION_TARGET:
+        if data["target_kind"] != TargetKind.SUBMISSION:
             continue
-        if not context.repositories.submissions.add_reviewer(data["target_id"], data["reviewer_id"]):
+        if not context.submissions.add_reviewer(data["target_id"], data["reviewer_id"]):
             log.warning("review_assigned_to_unknown_submission", event_id=event.id, submission_id=data["target_id"])
 
 
 def record_grades(events: Sequence[tuple[Event, Mapping[str, Any]]], *, context: Context) -> None:
     """Store consensus grades (`target.graded`) on submissions; a later grade replaces an earlier one."""
     for event, data in events:
-        if data["target_kind"] != SUBMISSION_TARGET:
+        if data["target_kind"] != TargetKind.SUBMISSION:
             continue
         grade = Grade(
             grade=data["grade"],
-            graded_at=event.occurred_at,
+            graded_at=to_milliseconds(event.occurred_at),
             event_id=event.id,
             scores=dict(data.get("scores") or {}),
             feedback=data.get("feedback", ""),
@@ -251,8 +251,20 @@ def record_grades(events: Sequence[tuple[Event, Mapping[str, Any]]], *, context:
             overridden=data.get("overridden", False),
             version=data.get("version"),
         )
-        outcome = context.repositories.submissions.record_grade(data["target_id"], grade)
-        if outcome == GradeOutcome.UNKNOWN_SUBMISSION:
-            log.warning("grade_for_unknown_submission", event_id=event.id, submission_id=data["target_id"])
-        elif outcome == GradeOutcome.STALE:
-            log.info("grade_not_newer", event_id=event.id, submission_id=data["target_id"])
+        _record_grade(data["target_id"], grade, event, context)
+
+
+def _record_grade(submission_id: str, grade: Grade, event: Event, context: Context) -> None:
+    for _attempt in range(GRADE_ATTEMPTS):
+        submission = context.submissions.get(submission_id)
+        if submission is None:
+            log.warning("grade_for_unknown_submission", event_id=event.id, submission_id=submission_id)
+            return
+        graded = rules.record_grade(submission, grade)
+        if graded is None:
+            log.info("grade_not_newer", event_id=event.id, submission_id=submission_id)
+            return
+        if context.submissions.save_grade(submission, graded):
+            return
+    # Withdrawn and re-submitted over and over meanwhile: the job fails and RQ retries it later.
+    raise InvalidState(f"Submission {submission_id} kept changing while its grade was stored")

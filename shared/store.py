@@ -1,0 +1,123 @@
+"""A service's MongoDB database as its repositories use it: ids, lazy indexes, pages, and writes with events.
+
+Every write that announces something goes through `Store.insert` or `Store.update` with its events: the
+events ride in the same document write (the transactional outbox, `shared.outbox`) and are dispatched to
+their queues as soon as the write is made. Repositories therefore never call the outbox, and use cases
+never name a collection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from bson import ObjectId
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
+from shared.contracts.events import Event
+from shared.outbox import OUTBOX_FIELD, OUTBOX_SINCE_FIELD, Outbox, ensure_outbox_index, outbox_fields, with_outbox
+
+# Reads never return the events waiting in a document's outbox.
+PUBLIC_PROJECTION: Mapping[str, int] = {OUTBOX_FIELD: 0, OUTBOX_SINCE_FIELD: 0}
+
+IndexCreator = Callable[[Database[Any]], None]
+
+
+def new_id() -> str:
+    """Return a new object id: 24 hex digits, roughly ordered by creation time."""
+    return str(ObjectId())
+
+
+def is_duplicate_key(error: Exception) -> bool:
+    """Return whether a write broke a unique index.
+
+    FerretDB (SQLite) answers an *update* that breaks one with a generic error naming SQLite's constraint,
+    not with the duplicate-key code MongoDB and mongomock give.
+    """
+    if isinstance(error, DuplicateKeyError):
+        return True
+    return isinstance(error, OperationFailure) and "UNIQUE constraint failed" in str(error)
+
+
+class UnannouncedCollection(RuntimeError):
+    """Events were written into a collection the outbox relay does not watch (a wiring mistake)."""
+
+
+class Store:
+    """One service's database: creates its indexes once per process, writes events with their documents."""
+
+    def __init__(
+        self,
+        database: Callable[[], Database[Any]],
+        index_creators: Sequence[IndexCreator] = (),
+        *,
+        outbox: Outbox | None = None,
+    ) -> None:
+        self._database = database
+        self._index_creators = tuple(index_creators)
+        self.outbox = outbox
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def collection(self, name: str) -> Collection[Any]:
+        """Return a collection, creating every index of the service first if this process has not yet."""
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    database = self._database()
+                    for create_indexes in self._index_creators:
+                        create_indexes(database)
+                    for watched in self.outbox.collections if self.outbox else ():
+                        ensure_outbox_index(database, watched)
+                    self._ready = True
+        return self._database()[name]
+
+    def _outbox_for(self, name: str, events: Sequence[Event]) -> Outbox | None:
+        if not events:
+            return None
+        if self.outbox is None or name not in self.outbox.collections:
+            raise UnannouncedCollection(f"events written to {name!r}, which the outbox relay does not watch")
+        return self.outbox
+
+    def insert(self, name: str, document: Mapping[str, Any], events: Sequence[Event] = ()) -> None:
+        """Insert a document with the events announcing it, then dispatch them (DuplicateKeyError as pymongo)."""
+        outbox = self._outbox_for(name, events)
+        self.collection(name).insert_one({**document, **outbox_fields(events, _pending_since(events))})
+        if outbox is not None:
+            outbox.dispatch(name, document["_id"], events)
+
+    def update(
+        self, name: str, filters: Mapping[str, Any], update: dict[str, Any], events: Sequence[Event] = ()
+    ) -> bool:
+        """Update the one document matching `filters` together with its events; return whether one matched."""
+        outbox = self._outbox_for(name, events)
+        if outbox is not None:
+            with_outbox(update, events, _pending_since(events))
+        result = self.collection(name).update_one(dict(filters), update)
+        matched = result.matched_count == 1
+        if matched and outbox is not None:
+            outbox.dispatch(name, filters["_id"], events)
+        return matched
+
+
+def _pending_since(events: Sequence[Event]) -> Any:
+    """Return when a write's events became pending: the moment the earliest of them happened."""
+    return min(event.occurred_at for event in events) if events else None
+
+
+def find_page(
+    collection: Collection[Any],
+    filters: Mapping[str, Any],
+    *,
+    projection: Mapping[str, Any],
+    sort: Sequence[tuple[str, int]],
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of matching documents in `sort` order, and how many match in all."""
+    total = collection.count_documents(dict(filters))
+    cursor = collection.find(dict(filters), dict(projection)).sort(list(sort)).skip(offset).limit(limit)
+    return list(cursor), total

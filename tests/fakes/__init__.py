@@ -1,0 +1,1 @@
+"""In-memory fakes of the services' repositories, for unit tests of their use cases."""
