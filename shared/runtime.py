@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from shared.clock import utc_now
 from shared.mongo import MongoProvider
@@ -18,7 +19,10 @@ from shared.queues import EventPublisher
 from shared.redisconn import RedisProvider
 from shared.settings import Settings
 from shared.store import IndexCreator, Store
+from shared.usecase import UseCaseContext
 from shared.worker import PeriodicTask
+
+C = TypeVar("C", bound=UseCaseContext)
 
 
 @dataclass
@@ -42,6 +46,10 @@ class Runtime:
             redis=redis,
             publisher=EventPublisher(redis, job_timeout=settings.job_timeout_seconds),
         )
+
+    def context(self, context_class: type[C], request_id: Callable[[], str | None], **fields: Any) -> C:
+        """Return a use-case context of this service (its events name it as producer) with its own fields."""
+        return context_class(producer=self.settings.service, clock=self.now, request_id=request_id, **fields)
 
     def now(self) -> datetime:
         """Return the current time by this runtime's clock."""

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from bson import ObjectId
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -24,11 +23,6 @@ from shared.outbox import OUTBOX_FIELD, OUTBOX_SINCE_FIELD, Outbox, ensure_outbo
 PUBLIC_PROJECTION: Mapping[str, int] = {OUTBOX_FIELD: 0, OUTBOX_SINCE_FIELD: 0}
 
 IndexCreator = Callable[[Database[Any]], None]
-
-
-def new_id() -> str:
-    """Return a new object id: 24 hex digits, roughly ordered by creation time."""
-    return str(ObjectId())
 
 
 def is_duplicate_key(error: Exception) -> bool:
@@ -101,6 +95,26 @@ class Store:
         if matched and outbox is not None:
             outbox.dispatch(name, filters["_id"], events)
         return matched
+
+
+class Repository:
+    """A repository over one collection of its service's store: reads the documents, writes with events."""
+
+    collection_name: ClassVar[str]
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @property
+    def documents(self) -> Collection[Any]:
+        """Return this repository's collection."""
+        return self._store.collection(self.collection_name)
+
+    def _insert(self, document: Mapping[str, Any], events: Sequence[Event] = ()) -> None:
+        self._store.insert(self.collection_name, document, events)
+
+    def _update(self, filters: Mapping[str, Any], update: dict[str, Any], events: Sequence[Event] = ()) -> bool:
+        return self._store.update(self.collection_name, filters, update, events)
 
 
 def _pending_since(events: Sequence[Event]) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -141,26 +141,31 @@ def _operations_blueprint(service: str) -> Blueprint:
     return blueprint
 
 
+@dataclass(frozen=True)
+class ServiceApi:
+    """What a service's HTTP API declares: its documentation, its blueprints and its problem schema."""
+
+    title: str
+    description: str
+    blueprints: Sequence[Blueprint]
+    problem_schema: type[ProblemSchema] = ProblemSchema
+    version: str = "1.0.0"
+
+
 def create_service_app(
-    *,
-    settings: Settings,
-    title: str,
-    description: str,
-    blueprints: Iterable[Blueprint],
-    dependencies: ServiceDependencies,
-    periodic_tasks: Sequence[PeriodicTask] = (),
-    problem_schema: type[ProblemSchema] = ProblemSchema,
-    version: str = "1.0.0",
+    dependencies: ServiceDependencies, api_spec: ServiceApi, periodic_tasks: Sequence[PeriodicTask] = ()
 ) -> Flask:
     """Build a service's Flask app with everything every service shares.
 
     With INLINE_WORKER (the fallback when API and worker cannot share a database) the app also consumes
     the service's queue and runs its periodic tasks in this process.
     """
+    runtime = dependencies.runtime
+    settings = runtime.settings
     app = Flask(f"services.{settings.service}")
     app.config.update(
-        API_TITLE=title,
-        API_VERSION=version,
+        API_TITLE=api_spec.title,
+        API_VERSION=api_spec.version,
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
@@ -172,14 +177,13 @@ def create_service_app(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
         API_SPEC_OPTIONS={
-            "info": {"description": description},
+            "info": {"description": api_spec.description},
             "security": [{"bearerAuth": []}],
             "components": {
                 "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
     )
-    runtime = dependencies.runtime
     app.extensions["connective"] = ServiceContext(
         settings=settings,
         verifier=TokenVerifier(settings),
@@ -188,7 +192,7 @@ def create_service_app(
     )
     app.url_map.converters["objectid"] = ObjectIdConverter
     # flask-smorest documents every error with the API class's ERROR_SCHEMA: the service's problem schema.
-    api = type("ServiceApi", (Api,), {"ERROR_SCHEMA": problem_schema})(app)
+    api = type("ServiceSmorestApi", (Api,), {"ERROR_SCHEMA": api_spec.problem_schema})(app)
     api.register_converter(ObjectIdConverter, lambda _converter: OBJECT_ID_SCHEMA)
     # After Api(): our handlers replace smorest's JSON error bodies with problem+json.
     register_error_handlers(app)
@@ -199,7 +203,7 @@ def create_service_app(
         return send_from_directory(SWAGGER_ASSETS, filename, max_age=86400)
 
     api.register_blueprint(_operations_blueprint(settings.service))
-    for blueprint in blueprints:
+    for blueprint in api_spec.blueprints:
         api.register_blueprint(blueprint)
     app.extensions["connective_api"] = api
     if settings.inline_worker:

@@ -11,7 +11,7 @@ from services.challenges.domain.resources import Flag, FlagReason, Resource
 from services.challenges.domain.revisions import FieldChange, Revision
 from services.challenges.domain.submissions import Submission, submit
 from shared.contracts.auth import Principal, Role
-from shared.store import new_id
+from shared.ids import new_id
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 

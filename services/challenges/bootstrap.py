@@ -8,7 +8,7 @@ from functools import cache
 
 from services.challenges.domain.resources import FreshnessPolicy
 from services.challenges.repository import MongoRepositories
-from services.challenges.settings import SERVICE, load_freshness_policy, load_settings
+from services.challenges.settings import load_freshness_policy, load_settings
 from services.challenges.usecases.challenges import close_due_challenges
 from services.challenges.usecases.context import Context
 from shared.runtime import Runtime, outbox_relay
@@ -27,10 +27,9 @@ class Dependencies:
     def context(self, request_id: Callable[[], str | None] = lambda: None) -> Context:
         """Return a use-case context; requests pass how to read their request id, jobs and timers need none."""
         repositories = self.repositories
-        return Context(
-            producer=SERVICE,
-            clock=self.runtime.now,
-            request_id=request_id,
+        return self.runtime.context(
+            Context,
+            request_id,
             challenges=repositories.challenges,
             submissions=repositories.submissions,
             resources=repositories.resources,

@@ -8,7 +8,7 @@ from services.leaderboards.bootstrap import Dependencies, build, periodic_tasks
 from services.leaderboards.routes import leaderboards
 from services.leaderboards.settings import load_settings
 from shared.settings import Settings
-from shared.web import create_service_app
+from shared.web import ServiceApi, create_service_app
 
 DESCRIPTION = """Points, badges and leaderboards. The ledger is the source of truth: every point names the
 rule and the event behind it. Boards are derived from it in Redis.
@@ -16,16 +16,14 @@ rule and the event behind it. Boards are derived from it in Redis.
 Every endpoint needs `Authorization: Bearer <JWT>`. Errors are `application/problem+json` (RFC 9457)."""
 
 
+API = ServiceApi(
+    title="Connective: leaderboards",
+    description=DESCRIPTION,
+    blueprints=(leaderboards,),
+)
+
+
 def create_app(settings: Settings | None = None, dependencies: Dependencies | None = None) -> Flask:
     """Build the leaderboards app; tests pass settings or ready-made dependencies."""
-    settings = settings or load_settings()
-    dependencies = dependencies or build(settings)
-    app = create_service_app(
-        settings=settings,
-        title="Connective: leaderboards",
-        description=DESCRIPTION,
-        blueprints=[leaderboards],
-        dependencies=dependencies,
-        periodic_tasks=periodic_tasks(dependencies),
-    )
-    return app
+    dependencies = dependencies or build(settings or load_settings())
+    return create_service_app(dependencies, API, periodic_tasks(dependencies))

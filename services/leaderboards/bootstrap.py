@@ -11,7 +11,7 @@ from services.leaderboards import repository, usecases
 from services.leaderboards.boards import BoardStore
 from services.leaderboards.domain import PointsConfig
 from services.leaderboards.repository import LedgerRepository
-from services.leaderboards.settings import SERVICE, load_settings
+from services.leaderboards.settings import load_settings
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.worker import PeriodicTask
@@ -28,13 +28,8 @@ class Dependencies:
 
     def context(self, request_id: Callable[[], str | None] = lambda: None) -> usecases.Context:
         """Return a use-case context; requests pass how to read their request id, jobs and timers need none."""
-        return usecases.Context(
-            producer=SERVICE,
-            clock=self.runtime.now,
-            request_id=request_id,
-            ledger=self.ledger,
-            boards=self.boards,
-            points=self.points,
+        return self.runtime.context(
+            usecases.Context, request_id, ledger=self.ledger, boards=self.boards, points=self.points
         )
 
 

@@ -7,12 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from services.leaderboards.domain import LedgerEntry
-from shared.store import Store
+from shared.store import Repository
 
 LEDGER = "ledger"
 DUPLICATE_KEY = 11000
@@ -57,22 +56,17 @@ def create_indexes(database: Database[Any]) -> None:
     ledger.create_index([("applied", ASCENDING), ("created_at", ASCENDING)])
 
 
-class LedgerRepository:
+class LedgerRepository(Repository):
     """Reads and appends ledger entries."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    @property
-    def _ledger(self) -> Collection[Any]:
-        return self._store.collection(LEDGER)
+    collection_name = LEDGER
 
     def append(self, entries: Sequence[LedgerEntry]) -> int:
         """Insert entries in one bulk write, skipping any already recorded; return how many were new."""
         if not entries:
             return 0
         try:
-            result = self._ledger.insert_many([_document(entry) for entry in entries], ordered=False)
+            result = self.documents.insert_many([_document(entry) for entry in entries], ordered=False)
         except BulkWriteError as error:
             others = [failure for failure in error.details["writeErrors"] if failure["code"] != DUPLICATE_KEY]
             if others:
@@ -84,17 +78,17 @@ class LedgerRepository:
         """Return the stored entries with these keys (what was recorded first is what counts)."""
         if not keys:
             return []
-        return [_entry(document) for document in self._ledger.find({"_id": {"$in": list(keys)}})]
+        return [_entry(document) for document in self.documents.find({"_id": {"$in": list(keys)}})]
 
     def mark_applied(self, keys: Sequence[str]) -> None:
         """Record that these entries are on the boards."""
         if keys:
-            self._ledger.update_many({"_id": {"$in": list(keys)}}, {"$set": {"applied": True}})
+            self.documents.update_many({"_id": {"$in": list(keys)}}, {"$set": {"applied": True}})
 
     def unapplied(self, created_before: datetime, limit: int = 500) -> list[LedgerEntry]:
         """Return entries recorded before `created_before` that never reached the boards."""
         cursor = (
-            self._ledger.find({"applied": False, "created_at": {"$lte": created_before}})
+            self.documents.find({"applied": False, "created_at": {"$lte": created_before}})
             .sort([("created_at", ASCENDING)])
             .limit(limit)
         )
@@ -103,7 +97,7 @@ class LedgerRepository:
     def for_user(self, user_id: str, *, limit: int, offset: int) -> tuple[list[LedgerEntry], int, int]:
         """Return a page of a user's entries (newest first), their count and the user's total points."""
         summary = list(
-            self._ledger.aggregate(
+            self.documents.aggregate(
                 [
                     {"$match": {"user_id": user_id}},
                     {"$group": {"_id": None, "points": {"$sum": "$points"}}},
@@ -112,9 +106,9 @@ class LedgerRepository:
         )
         total_points = int(summary[0]["points"]) if summary else 0
         # FerretDB 1.24 answers {"$sum": 1} in $group with 0, so the count is asked for separately.
-        count = self._ledger.count_documents({"user_id": user_id})
+        count = self.documents.count_documents({"user_id": user_id})
         cursor = (
-            self._ledger.find({"user_id": user_id})
+            self.documents.find({"user_id": user_id})
             .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
             .skip(offset)
             .limit(limit)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from services.peer_review.settings import SERVICE, load_settings
+from services.peer_review.settings import load_settings
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.usecase import UseCaseContext
@@ -21,7 +21,7 @@ class Dependencies:
 
     def context(self, request_id: Callable[[], str | None] = lambda: None) -> UseCaseContext:
         """Return a use-case context; requests pass how to read their request id, jobs and timers need none."""
-        return UseCaseContext(producer=SERVICE, clock=self.runtime.now, request_id=request_id)
+        return self.runtime.context(UseCaseContext, request_id)
 
 
 def build(settings: Settings) -> Dependencies:

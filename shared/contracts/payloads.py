@@ -118,6 +118,11 @@ class ResourceFlaggedData(_Audience):
     note = fields.String(required=True)
 
 
+class _Change(_Payload):
+    old = fields.String(required=True)
+    new = fields.String(required=True)
+
+
 class ResourceRevisionData(_Audience):
     """`resource.revision_proposed`, `_accepted`, `_rejected`: a proposed knowledge update and its fate.
 
@@ -139,6 +144,10 @@ class ResourceRevisionData(_Audience):
     verifier_ids = _names()
     reason = fields.String(load_default=None, allow_none=True)
     resolved_flag_ids = _names()
+    # On `resource.revision_proposed` only: the change itself, so verifiers need not call back.
+    changes = fields.Dict(keys=fields.String(), values=fields.Nested(_Change), load_default=dict)
+    note = fields.String(load_default="")
+    sources = _names()
 
 
 class ReviewAssignedData(_Payload):

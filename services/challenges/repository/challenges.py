@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.collection import Collection
 from pymongo.database import Database
 
 from services.challenges.domain.challenges import (
@@ -21,7 +20,7 @@ from services.challenges.domain.challenges import (
     ReviewSettings,
 )
 from shared.contracts.events import Event
-from shared.store import PUBLIC_PROJECTION, Store, find_page
+from shared.store import PUBLIC_PROJECTION, Repository, find_page
 
 CHALLENGES = "challenges"
 # Challenges without an end sort after every dated one when ordering by `ends_at`.
@@ -122,30 +121,25 @@ def _filters(query: ChallengeQuery) -> dict[str, Any]:
     return {"$and": clauses} if clauses else {}
 
 
-class ChallengeRepository:
+class ChallengeRepository(Repository):
     """Challenges, stored one document each."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    @property
-    def _challenges(self) -> Collection[Any]:
-        return self._store.collection(CHALLENGES)
+    collection_name = CHALLENGES
 
     def add(self, challenge: Challenge, events: Sequence[Event] = ()) -> None:
         """Insert a new challenge together with the events announcing it."""
-        self._store.insert(CHALLENGES, _document(challenge), events)
+        self._insert(_document(challenge), events)
 
     def get(self, challenge_id: str) -> Challenge | None:
         """Return the challenge or None."""
-        document = self._challenges.find_one({"_id": challenge_id}, PUBLIC_PROJECTION)
+        document = self.documents.find_one({"_id": challenge_id}, PUBLIC_PROJECTION)
         return _challenge(document) if document else None
 
     def get_many(self, challenge_ids: Sequence[str]) -> dict[str, Challenge]:
         """Return the challenges that exist among these ids, by id."""
         if not challenge_ids:
             return {}
-        documents = self._challenges.find({"_id": {"$in": list(challenge_ids)}}, PUBLIC_PROJECTION)
+        documents = self.documents.find({"_id": {"$in": list(challenge_ids)}}, PUBLIC_PROJECTION)
         return {document["_id"]: _challenge(document) for document in documents}
 
     def save(self, challenge: Challenge, expected_version: int, events: Sequence[Event] = ()) -> bool:
@@ -153,14 +147,12 @@ class ChallengeRepository:
         fields = _document(challenge)
         for name in ("_id", "created_at", "owner_id"):
             fields.pop(name)
-        return self._store.update(
-            CHALLENGES, {"_id": challenge.id, "version": expected_version}, {"$set": fields}, events
-        )
+        return self._update({"_id": challenge.id, "version": expected_version}, {"$set": fields}, events)
 
     def due_to_close(self, now: datetime, limit: int) -> list[Challenge]:
         """Return published challenges whose `ends_at` has passed, oldest end first."""
         cursor = (
-            self._challenges.find({"status": "published", "ends_at": {"$lte": now}}, PUBLIC_PROJECTION)
+            self.documents.find({"status": "published", "ends_at": {"$lte": now}}, PUBLIC_PROJECTION)
             .sort([("ends_at", ASCENDING), ("_id", ASCENDING)])
             .limit(limit)
         )
@@ -170,6 +162,6 @@ class ChallengeRepository:
         """Return a page of matching challenges in the query's order, and how many match in all."""
         filters = _filters(query)
         documents, total = find_page(
-            self._challenges, filters, projection=PUBLIC_PROJECTION, sort=_SORTS[query.sort], limit=limit, offset=offset
+            self.documents, filters, projection=PUBLIC_PROJECTION, sort=_SORTS[query.sort], limit=limit, offset=offset
         )
         return [_challenge(document) for document in documents], total

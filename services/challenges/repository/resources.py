@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
@@ -23,7 +22,7 @@ from services.challenges.domain.resources import (
     RevisionDecision,
 )
 from shared.contracts.events import Event
-from shared.store import PUBLIC_PROJECTION, Store, find_page, is_duplicate_key
+from shared.store import PUBLIC_PROJECTION, Repository, find_page, is_duplicate_key
 
 RESOURCES = "resources"
 # Reads never return who endorsed (it grows with every endorsement and only the write filter needs it).
@@ -207,40 +206,35 @@ def _filters(query: ResourceQuery) -> dict[str, Any]:
     return {"$and": clauses} if clauses else {}
 
 
-class ResourceRepository:
+class ResourceRepository(Repository):
     """Shared resources; the canonical URL is unique; endorsements and flags live in the resource's document."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    @property
-    def _resources(self) -> Collection[Any]:
-        return self._store.collection(RESOURCES)
+    collection_name = RESOURCES
 
     def _existing_id(self, canonical_url: str) -> str:
-        existing = self._resources.find_one({"canonical_url": canonical_url}, {"_id": 1})
+        existing = self.documents.find_one({"canonical_url": canonical_url}, {"_id": 1})
         return existing["_id"] if existing else ""
 
     def add(self, resource: Resource, events: Sequence[Event] = ()) -> None:
         """Insert a resource with its events; raise DuplicateResource naming the one that has its URL."""
         try:
-            self._store.insert(RESOURCES, _document(resource), events)
+            self._insert(_document(resource), events)
         except DuplicateKeyError:
             raise DuplicateResource(self._existing_id(resource.canonical_url)) from None
 
     def get(self, resource_id: str) -> Resource | None:
         """Return the resource or None."""
-        document = self._resources.find_one({"_id": resource_id}, _READ_PROJECTION)
+        document = self.documents.find_one({"_id": resource_id}, _READ_PROJECTION)
         return _resource(document) if document else None
 
     def find_by_canonical_url(self, canonical_url: str) -> Resource | None:
         """Return the resource with this canonical URL, if any."""
-        document = self._resources.find_one({"canonical_url": canonical_url}, _READ_PROJECTION)
+        document = self.documents.find_one({"canonical_url": canonical_url}, _READ_PROJECTION)
         return _resource(document) if document else None
 
     def has_endorsed(self, resource_id: str, user_id: str) -> bool:
         """Return whether this person endorsed the resource."""
-        return self._resources.count_documents({"_id": resource_id, "endorsers": user_id}, limit=1) == 1
+        return self.documents.count_documents({"_id": resource_id, "endorsers": user_id}, limit=1) == 1
 
     def endorse(self, resource_id: str, user_id: str, events: Sequence[Event]) -> int | None:
         """Add one endorsement by someone other than the owner who has not endorsed yet; return the new count.
@@ -249,21 +243,19 @@ class ResourceRepository:
         or no such resource). The count is read after the write, so it may include endorsements made
         meanwhile (FerretDB's findAndModify takes no projection, and the whole document is large).
         """
-        added = self._store.update(
-            RESOURCES,
+        added = self._update(
             {"_id": resource_id, "owner_id": {"$ne": user_id}, "endorsers": {"$ne": user_id}},
             {"$push": {"endorsers": user_id}, "$inc": {"endorsement_count": 1}},
             events,
         )
         if not added:
             return None
-        document = self._resources.find_one({"_id": resource_id}, {"endorsement_count": 1})
+        document = self.documents.find_one({"_id": resource_id}, {"endorsement_count": 1})
         return int(document["endorsement_count"]) if document else None
 
     def add_flag(self, before: Resource, after: Resource, flag: Flag, events: Sequence[Event]) -> bool:
         """Store `after`, `before` with `flag` added, if no flag was added since `before` was read."""
-        return self._store.update(
-            RESOURCES,
+        return self._update(
             {"_id": before.id, "flag_count": len(before.flags)},
             {"$push": {"flags": _flag_document(flag)}, "$set": _flag_summary(after)},
             events,
@@ -297,7 +289,7 @@ class ResourceRepository:
                 }
             )
         try:
-            return self._store.update(RESOURCES, filters, {"$set": fields}, events)
+            return self._update(filters, {"$set": fields}, events)
         except (DuplicateKeyError, OperationFailure) as error:
             if not is_duplicate_key(error):
                 raise
@@ -307,6 +299,6 @@ class ResourceRepository:
         """Return a page of matching resources in the query's order, and how many match in all."""
         filters = _filters(query)
         documents, total = find_page(
-            self._resources, filters, projection=_READ_PROJECTION, sort=_SORTS[query.sort], limit=limit, offset=offset
+            self.documents, filters, projection=_READ_PROJECTION, sort=_SORTS[query.sort], limit=limit, offset=offset
         )
         return [_resource(document) for document in documents], total

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.collection import Collection
 from pymongo.database import Database
 
 from services.challenges.domain.revisions import FieldChange, Revision, RevisionStatus
 from services.challenges.repository.resources import decision_document, decision_from
 from shared.contracts.events import Event
-from shared.store import PUBLIC_PROJECTION, Store, find_page
+from shared.store import PUBLIC_PROJECTION, Repository, find_page
 
 REVISIONS = "revisions"
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
@@ -67,23 +66,18 @@ def _revision(document: dict[str, Any]) -> Revision:
     )
 
 
-class RevisionRepository:
+class RevisionRepository(Repository):
     """Proposed revisions of resources; a revision is marked decided once, as its resource recorded it."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    @property
-    def _revisions(self) -> Collection[Any]:
-        return self._store.collection(REVISIONS)
+    collection_name = REVISIONS
 
     def add(self, revision: Revision, events: Sequence[Event] = ()) -> None:
         """Insert a proposed revision together with the events announcing it."""
-        self._store.insert(REVISIONS, _document(revision), events)
+        self._insert(_document(revision), events)
 
     def pending_of(self, resource_id: str, proposer_id: str) -> Revision | None:
         """Return this person's pending revision of the resource, if any."""
-        document = self._revisions.find_one(
+        document = self.documents.find_one(
             {"resource_id": resource_id, "proposer_id": proposer_id, "status": RevisionStatus.PENDING.value},
             PUBLIC_PROJECTION,
         )
@@ -91,7 +85,7 @@ class RevisionRepository:
 
     def get(self, revision_id: str) -> Revision | None:
         """Return the revision or None."""
-        document = self._revisions.find_one({"_id": revision_id}, PUBLIC_PROJECTION)
+        document = self.documents.find_one({"_id": revision_id}, PUBLIC_PROJECTION)
         return _revision(document) if document else None
 
     def of_resource(
@@ -102,7 +96,7 @@ class RevisionRepository:
         if status is not None:
             filters["status"] = status.value
         documents, total = find_page(
-            self._revisions, filters, projection=PUBLIC_PROJECTION, sort=_NEWEST_FIRST, limit=limit, offset=offset
+            self.documents, filters, projection=PUBLIC_PROJECTION, sort=_NEWEST_FIRST, limit=limit, offset=offset
         )
         return [_revision(document) for document in documents], total
 
@@ -117,4 +111,4 @@ class RevisionRepository:
                 "resolved_flag_ids": list(decided.resolved_flag_ids),
             }
         }
-        return self._store.update(REVISIONS, {"_id": decided.id, "status": RevisionStatus.PENDING.value}, update)
+        return self._update({"_id": decided.id, "status": RevisionStatus.PENDING.value}, update)

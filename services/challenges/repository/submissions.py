@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -19,7 +18,7 @@ from services.challenges.domain.submissions import (
     SubmissionVersion,
 )
 from shared.contracts.events import Event
-from shared.store import PUBLIC_PROJECTION, Store, find_page
+from shared.store import PUBLIC_PROJECTION, Repository, find_page
 
 SUBMISSIONS = "submissions"
 # Reads of a submission leave its past versions (up to 50 of them) on the server.
@@ -134,39 +133,32 @@ def _submission(document: dict[str, Any]) -> Submission:
     )
 
 
-class SubmissionRepository:
+class SubmissionRepository(Repository):
     """Submissions, one document per learner and challenge holding every version and pending events."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    @property
-    def _submissions(self) -> Collection[Any]:
-        return self._store.collection(SUBMISSIONS)
+    collection_name = SUBMISSIONS
 
     def add(self, submission: Submission, events: Sequence[Event] = ()) -> None:
         """Insert a first submission with its events; raise DuplicateSubmission naming the learner's existing one."""
         try:
-            self._store.insert(SUBMISSIONS, _document(submission), events)
+            self._insert(_document(submission), events)
         except DuplicateKeyError:
             existing = self.find_by_author(submission.challenge_id, submission.author_id)
             raise DuplicateSubmission(existing.id if existing else "") from None
 
     def get(self, submission_id: str) -> Submission | None:
         """Return the submission (its current version) or None."""
-        document = self._submissions.find_one({"_id": submission_id}, _CURRENT_PROJECTION)
+        document = self.documents.find_one({"_id": submission_id}, _CURRENT_PROJECTION)
         return _submission(document) if document else None
 
     def find_by_author(self, challenge_id: str, author_id: str) -> Submission | None:
         """Return the learner's submission to the challenge, if any."""
-        document = self._submissions.find_one(
-            {"challenge_id": challenge_id, "author_id": author_id}, _CURRENT_PROJECTION
-        )
+        document = self.documents.find_one({"challenge_id": challenge_id, "author_id": author_id}, _CURRENT_PROJECTION)
         return _submission(document) if document else None
 
     def versions(self, submission_id: str) -> list[SubmissionVersion]:
         """Return every version of the submission, oldest first (none if it does not exist)."""
-        document = self._submissions.find_one({"_id": submission_id}, {"versions": 1})
+        document = self.documents.find_one({"_id": submission_id}, {"versions": 1})
         return [_version(version) for version in (document or {}).get("versions", ())]
 
     def save(
@@ -188,7 +180,7 @@ class SubmissionRepository:
             update["$push"] = {"versions": _version_document(submission.current_version)}
         status = _WITHDRAWN if was_withdrawn else {"$ne": _WITHDRAWN}
         filters = {"_id": submission.id, "version": expected_version, "status": status}
-        return self._store.update(SUBMISSIONS, filters, update, events)
+        return self._update(filters, update, events)
 
     def save_grade(self, before: Submission, after: Submission) -> bool:
         """Store `after`'s grade and status if the submission still holds `before`'s grade and status.
@@ -201,13 +193,13 @@ class SubmissionRepository:
         held = {"grade": None} if before.grade is None else {"grade.event_id": before.grade.event_id}
         filters = {"_id": before.id, "status": before.status.value, **held}
         update = {"$set": {"grade": _grade_document(after.grade), "status": after.status.value}}
-        return self._store.update(SUBMISSIONS, filters, update)
+        return self._update(filters, update)
 
     def submitted_challenges(self, author_id: str, challenge_ids: Sequence[str]) -> set[str]:
         """Return which of these challenges the learner has a standing (not withdrawn) submission to."""
         if not challenge_ids:
             return set()
-        documents = self._submissions.find(
+        documents = self.documents.find(
             {"challenge_id": {"$in": list(challenge_ids)}, "author_id": author_id, "status": {"$ne": _WITHDRAWN}},
             {"challenge_id": 1},
         )
@@ -225,7 +217,7 @@ class SubmissionRepository:
         if query.status is not None:
             filters["status"] = query.status.value
         documents, total = find_page(
-            self._submissions,
+            self.documents,
             filters,
             projection=_CURRENT_PROJECTION,
             sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
@@ -236,5 +228,5 @@ class SubmissionRepository:
 
     def add_reviewer(self, submission_id: str, reviewer_id: str) -> bool:
         """Let a reviewer read the submission (a repeat changes nothing); return whether the submission exists."""
-        result = self._submissions.update_one({"_id": submission_id}, {"$addToSet": {"reviewer_ids": reviewer_id}})
+        result = self.documents.update_one({"_id": submission_id}, {"$addToSet": {"reviewer_ids": reviewer_id}})
         return result.matched_count == 1

@@ -22,7 +22,7 @@ from services.challenges.domain.errors import Forbidden, InvalidField, InvalidSt
 from services.challenges.usecases.context import Context
 from shared.contracts.auth import Principal
 from shared.contracts.events import Event, EventType
-from shared.store import new_id
+from shared.ids import new_id
 
 CLOSE_BATCH = 100
 

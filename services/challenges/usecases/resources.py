@@ -14,7 +14,7 @@ from services.challenges.usecases.challenges import get_challenge
 from services.challenges.usecases.context import Context
 from shared.contracts.auth import Principal
 from shared.contracts.events import EventType
-from shared.store import new_id
+from shared.ids import new_id
 
 # Flags arriving at once make a flag's conditional write miss (it pins the flags it read); it then reads again.
 FLAG_ATTEMPTS = 5

@@ -27,7 +27,7 @@ from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event, EventType
 from shared.contracts.vocabulary import Verdict
 from shared.faults import crash_point
-from shared.store import new_id
+from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
 

@@ -26,7 +26,7 @@ from shared.clock import to_milliseconds
 from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event, EventType
 from shared.contracts.vocabulary import TargetKind
-from shared.store import new_id
+from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
 
