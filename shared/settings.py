@@ -19,7 +19,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ENVIRONMENT_VARIABLES: tuple[tuple[str, str], ...] = (
     ("MONGO_URL", "MongoDB to use: mongodb://, mongodb+srv://, or mongomock:// (an in-process store, for tests)"),
     ("MONGO_DB_PREFIX", "prefix of each service's own database name, e.g. connective_challenges"),
-    ("REDIS_URL", "Redis for the RQ queues and the leaderboards' boards: redis://, rediss:// or unix://"),
+    ("REDIS_URL", "Redis for the RQ queues and the services' derived state: redis://, rediss:// or unix://"),
     ("JWT_SECRET", "HS256 secret verifying tokens (development); ignored when JWT_PUBLIC_KEY is set"),
     ("JWT_PUBLIC_KEY", "PEM public key, inline or a file path, verifying RS256/EdDSA tokens (production)"),
     ("JWT_ALGORITHMS", "comma-separated accepted token algorithms; HS256, or RS256,EdDSA with a public key"),
@@ -28,17 +28,15 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str], ...] = (
     *((spec.url_variable, f"base URL at which the other services reach {spec.name}") for spec in SERVICES),
     *((spec.port_variable, f"port `make run` serves the {spec.name} API on") for spec in SERVICES),
     ("LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
-    ("TIMEZONE", "IANA zone in which leaderboard weeks and months begin and end"),
+    ("TIMEZONE", "IANA zone in which weekly and monthly windows begin and end"),
     ("INLINE_WORKER", "true = consume the service's queue inside its API process (fallback, one gunicorn worker)"),
     ("WEB_CONCURRENCY", "gunicorn worker processes per API"),
     ("MAX_BODY_BYTES", "largest request body an API accepts; larger ones answer 413"),
     ("OUTBOX_INTERVAL_SECONDS", "how often a worker's outbox relay looks for events left unpublished"),
     ("OUTBOX_GRACE_SECONDS", "how old an unpublished event must be before the relay publishes it"),
-    ("REPAIR_INTERVAL_SECONDS", "period of the workers' timers (closing due challenges, board repair) and repair age"),
+    ("REPAIR_INTERVAL_SECONDS", "period of the workers' housekeeping timers, and the age a repair waits for"),
     ("HTTP_TIMEOUT_SECONDS", "read timeout of HTTP calls between services"),
     ("JOB_TIMEOUT_SECONDS", "RQ timeout of each consumer job a producer enqueues"),
-    ("RESOURCE_REVIEW_DAYS", "days a resource stays fresh after it was last verified (challenges)"),
-    ("RESOURCE_REVIEW_DAYS_BY_TAG", "per-tag freshness as tag=days pairs, news=30; the shortest wins (challenges)"),
 )
 
 

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import redis
 import structlog
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
@@ -82,6 +83,17 @@ class ThreadWorker(SimpleWorker):
         """Leave signals to the host process: only the main thread may install handlers."""
 
 
+def _worker(worker_class: type[SimpleWorker], queue_name: str, connection: redis.Redis, name: str) -> SimpleWorker:
+    """Return a worker of the queue with the JSON serializer and RQ's maintenance every minute."""
+    return worker_class(
+        [make_queue(queue_name, connection)],
+        connection=connection,
+        serializer=JSONSerializer,
+        name=f"{name}.{socket.gethostname()}.{threading.get_native_id()}",
+        maintenance_interval=MAINTENANCE_INTERVAL_SECONDS,
+    )
+
+
 def run_worker(
     *,
     service: str,
@@ -99,13 +111,7 @@ def run_worker(
     housekeeper.start()
     # SimpleWorker runs jobs in this process (about 3x the throughput of forking per job on two cores);
     # a crash mid-job is recovered by RQ's abandoned-job handling and the idempotent consumers.
-    worker = SimpleWorker(
-        [make_queue(queue_name, connection)],
-        connection=connection,
-        serializer=JSONSerializer,
-        name=f"{service}.{socket.gethostname()}.{threading.get_native_id()}",
-        maintenance_interval=MAINTENANCE_INTERVAL_SECONDS,
-    )
+    worker = _worker(SimpleWorker, queue_name, connection, service)
     log.info("worker_starting", queue=queue_name, worker=worker.name)
     try:
         return worker.work(burst=burst, with_scheduler=True, logging_level=log_level)
@@ -121,14 +127,7 @@ def start_inline_worker(
     housekeeper.start()
 
     def consume() -> None:
-        connection = redis_provider.connection
-        worker = ThreadWorker(
-            [make_queue(queue_name, connection)],
-            connection=connection,
-            serializer=JSONSerializer,
-            name=f"{service}.inline.{socket.gethostname()}.{threading.get_native_id()}",
-            maintenance_interval=MAINTENANCE_INTERVAL_SECONDS,
-        )
+        worker = _worker(ThreadWorker, queue_name, redis_provider.connection, f"{service}.inline")
         log.warning("inline_worker_starting", queue=queue_name)
         worker.work(with_scheduler=True)
 

@@ -9,6 +9,11 @@ from services.challenges.domain.resources import FreshnessPolicy
 from shared.settings import ConfigError, Settings
 
 SERVICE = "challenges"
+# The settings only this service reads, beside the shared ones (shared.settings.ENVIRONMENT_VARIABLES).
+ENVIRONMENT_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("RESOURCE_REVIEW_DAYS", "days a resource stays fresh after it was last verified"),
+    ("RESOURCE_REVIEW_DAYS_BY_TAG", "per-tag freshness as tag=days pairs, news=30; the shortest of a resource's wins"),
+)
 NAME_PATTERN_HINT = "tag=days pairs separated by commas, e.g. news=30,software=180"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -17,36 +18,21 @@ LEDGER = "ledger"
 DUPLICATE_KEY = 11000
 
 
+# An entry is stored as its fields, keyed by its idempotency key.
+_STORED_FIELDS = tuple(field.name for field in fields(LedgerEntry) if field.name != "key")
+
+
 def _document(entry: LedgerEntry) -> dict[str, Any]:
-    return {
-        "_id": entry.key,
-        "user_id": entry.user_id,
-        "points": entry.points,
-        "rule": entry.rule,
-        "reason": entry.reason,
-        "event_id": entry.event_id,
-        "event_type": entry.event_type,
-        "boards": list(entry.boards),
-        "occurred_at": entry.occurred_at,
-        "created_at": entry.created_at,
-        # Cleared once the entry is on the Redis boards; the repair sweep finds entries a crash left behind.
-        "applied": False,
-    }
+    document: dict[str, Any] = {"_id": entry.key, **{name: getattr(entry, name) for name in _STORED_FIELDS}}
+    document["boards"] = list(entry.boards)
+    # Cleared once the entry is on the Redis boards; the repair sweep finds entries a crash left behind.
+    document["applied"] = False
+    return document
 
 
 def _entry(document: dict[str, Any]) -> LedgerEntry:
-    return LedgerEntry(
-        key=document["_id"],
-        user_id=document["user_id"],
-        points=document["points"],
-        rule=document["rule"],
-        reason=document["reason"],
-        event_id=document["event_id"],
-        event_type=document["event_type"],
-        boards=tuple(document["boards"]),
-        occurred_at=document["occurred_at"],
-        created_at=document["created_at"],
-    )
+    values = {name: document[name] for name in _STORED_FIELDS}
+    return LedgerEntry(key=document["_id"], **{**values, "boards": tuple(values["boards"])})
 
 
 def create_indexes(database: Database[Any]) -> None:

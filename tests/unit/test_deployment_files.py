@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import http.client
+import importlib
 import json
+import os
 import re
+import runpy
 import shutil
 import socket
 import subprocess
@@ -21,6 +24,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from devstack.topology import GATEWAY_PORT, GATEWAY_ROUTES, SERVICES, ServiceSpec, service
+from services.challenges.settings import load_freshness_policy
+from shared.faults import CRASH_VARIABLE
+from shared.registry import SERVICE_NAMES
+from shared.settings import ENVIRONMENT_VARIABLES as SHARED_VARIABLES
+from shared.settings import Settings
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
@@ -29,29 +37,25 @@ ENV_EXAMPLE = REPOSITORY / ".env.example"
 DOCKERFILE = REPOSITORY / "Dockerfile"
 DOCKERIGNORE = REPOSITORY / ".dockerignore"
 
-# The settings every service reads (docs/architecture.md, Settings), plus the optional settings operators may set.
-ENVIRONMENT_VARIABLES = (
-    "MONGO_URL",
-    "REDIS_URL",
-    "JWT_SECRET",
-    "JWT_PUBLIC_KEY",
-    "CHALLENGES_URL",
-    "PEER_REVIEW_URL",
-    "LEADERBOARDS_URL",
-    "CHALLENGES_PORT",
-    "PEER_REVIEW_PORT",
-    "LEADERBOARDS_PORT",
-    "LOG_LEVEL",
-    "TIMEZONE",
-    "RESOURCE_REVIEW_DAYS",
-    "RESOURCE_REVIEW_DAYS_BY_TAG",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_ALGORITHMS",
-    "MONGO_DB_PREFIX",
-    "INLINE_WORKER",
-    "WEB_CONCURRENCY",
+# Every setting the services read, as the code declares it (shared.settings and each service's settings); the tests
+# below check that list against what the code really reads, then .env.example and compose against the list.
+ENVIRONMENT_VARIABLES = SHARED_VARIABLES + tuple(
+    variable
+    for spec in SERVICES
+    for variable in getattr(importlib.import_module(f"{spec.package}.settings"), "ENVIRONMENT_VARIABLES", ())
 )
+SETTINGS = tuple(name for name, _meaning in ENVIRONMENT_VARIABLES)
+# Variables the code reads that are not deployment settings, and must stay out of .env.example and compose.
+NOT_SETTINGS = {
+    CRASH_VARIABLE: "arms a crash point; set only by the end-to-end tests",
+    "PROMETHEUS_MULTIPROC_DIR": "prometheus_client's own; gunicorn_conf makes a fresh directory per API process",
+}
+# Settings whose value is a secret: never given a value in .env.example or a default in compose.
+SECRETS = ("JWT_SECRET",)
+SOURCE_PACKAGES = ("shared", "services")
+# A variable named literally where the code reads it: environ.get("X"), environ["X"], getenv("X"), read.text("X").
+LITERAL_READ = re.compile(r"""(?:environ\.get\(|environ\[|getenv\(|\bread\.\w+\()\s*["']([A-Z][A-Z0-9_]*)["']""")
+COMPOSE_INTERPOLATION = re.compile(r"^\$\{(\w+):-([^}]*)\}$")
 
 # The longest RQ job timeout (shared.settings.Settings.job_timeout_seconds defaults to it).
 LONGEST_JOB_TIMEOUT_SECONDS = 30
@@ -256,9 +260,26 @@ def test_app_environment_points_at_the_compose_containers(compose_services: dict
         assert environment[spec.port_variable] == str(spec.port)
 
 
-def test_app_environment_passes_every_documented_variable(compose_services: dict[str, Any]) -> None:
+def test_app_environment_carries_exactly_the_declared_settings(compose_services: dict[str, Any]) -> None:
     environment = compose_services[api_name(SERVICES[0])]["environment"]
-    assert set(ENVIRONMENT_VARIABLES) <= set(environment)
+    assert sorted(environment) == sorted(SETTINGS)
+
+
+def test_app_environment_defaults_are_the_env_example_values(compose_services: dict[str, Any]) -> None:
+    environment = compose_services[api_name(SERVICES[0])]["environment"]
+    example = env_example_assignments()
+    for name, value in environment.items():
+        interpolated = COMPOSE_INTERPOLATION.fullmatch(value)
+        if interpolated is None:
+            assert "$" not in value, f"{name}: write ${{{name}:-default}} or a fixed value"
+            continue
+        assert interpolated.group(1) == name, f"{name} must be read from the variable of the same name"
+        assert interpolated.group(2) == example[name], f"{name}: compose and .env.example defaults differ"
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_app_environment_gives_no_secret_a_default(compose_services: dict[str, Any], name: str) -> None:
+    assert compose_services[api_name(SERVICES[0])]["environment"][name] == f"${{{name}:-}}"
 
 
 def test_app_environment_values_are_strings(compose_services: dict[str, Any]) -> None:
@@ -351,8 +372,8 @@ def test_gateway_limits_bodies_and_forwards_request_ids(gateway_conf: str) -> No
 # --- .env.example -------------------------------------------------------------------------------
 
 
-def test_env_example_sets_every_environment_variable() -> None:
-    assert set(ENVIRONMENT_VARIABLES) <= set(env_example_assignments())
+def test_env_example_sets_exactly_the_declared_settings() -> None:
+    assert sorted(env_example_assignments()) == sorted(SETTINGS)
 
 
 def test_env_example_explains_every_variable_in_a_comment_above_it() -> None:
@@ -372,7 +393,6 @@ def test_env_example_covers_every_variable_compose_reads() -> None:
 
 def test_env_example_matches_the_topology_and_development_defaults() -> None:
     assignments = env_example_assignments()
-    assert assignments["JWT_SECRET"] == "connective-development-secret-change-me"
     assert assignments["MONGO_DB_PREFIX"] == "connective_"
     assert assignments["INLINE_WORKER"] == "false"
     assert assignments["WEB_CONCURRENCY"] == "2"
@@ -380,6 +400,99 @@ def test_env_example_matches_the_topology_and_development_defaults() -> None:
     for spec in SERVICES:
         assert assignments[spec.port_variable] == str(spec.port)
         assert assignments[spec.url_variable] == f"http://127.0.0.1:{spec.port}"
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_env_example_writes_no_secret(name: str) -> None:
+    assert env_example_assignments()[name] == ""
+
+
+def test_env_example_values_are_the_code_defaults() -> None:
+    example = {name: value for name, value in env_example_assignments().items() if value}
+    wiring = {"MONGO_URL": example["MONGO_URL"], "REDIS_URL": example["REDIS_URL"], "JWT_SECRET": "test-secret"}
+    for service_name in SERVICE_NAMES:
+        assert Settings.from_env(service_name, {**example, **wiring}) == Settings.from_env(service_name, wiring)
+    assert load_freshness_policy(example) == load_freshness_policy({})
+
+
+@pytest.mark.parametrize("name", sorted(NOT_SETTINGS))
+def test_variables_that_are_not_settings_stay_out_of_env_example_and_compose(name: str) -> None:
+    assert name not in env_example_assignments()
+    assert name not in COMPOSE_FILE.read_text()
+
+
+# --- the settings the code reads ----------------------------------------------------------------
+
+
+class RecordingEnviron(dict[str, str]):
+    """An environment that remembers the name of every variable read from it."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.names: set[str] = set()
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.names.add(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name: str) -> str:
+        self.names.add(name)
+        return super().__getitem__(name)
+
+    def __contains__(self, name: object) -> bool:
+        self.names.add(str(name))
+        return super().__contains__(name)
+
+
+def variables_read_by_the_services(monkeypatch: pytest.MonkeyPatch, metrics_dir: Path) -> set[str]:
+    """Return every variable a service process reads: its settings, the challenges' freshness, gunicorn's config."""
+    wiring = {"MONGO_URL": "mongomock://", "REDIS_URL": "redis://127.0.0.1:6379/0", "JWT_SECRET": "test-secret"}
+    names: set[str] = set()
+    for service_name in SERVICE_NAMES:
+        environ = RecordingEnviron(wiring)
+        Settings.from_env(service_name, environ)
+        names |= environ.names
+    environ = RecordingEnviron({})
+    load_freshness_policy(environ)
+    names |= environ.names
+    # gunicorn_conf reads os.environ as it is loaded; read it with a recording environment in its place.
+    environ = RecordingEnviron({"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+    monkeypatch.setattr(os, "environ", environ)
+    runpy.run_path(str(REPOSITORY / "shared" / "gunicorn_conf.py"))
+    monkeypatch.undo()
+    return names | environ.names
+
+
+def variables_named_in_the_sources() -> set[str]:
+    """Return every variable the services' code reads by a literal name."""
+    return {
+        name
+        for package in SOURCE_PACKAGES
+        for path in sorted((REPOSITORY / package).rglob("*.py"))
+        for name in LITERAL_READ.findall(path.read_text())
+    }
+
+
+def test_settings_are_declared_once_each_with_a_meaning() -> None:
+    assert len(SETTINGS) == len(set(SETTINGS))
+    assert all(re.fullmatch(r"[A-Z][A-Z0-9_]*", name) and meaning.strip() for name, meaning in ENVIRONMENT_VARIABLES)
+
+
+def test_declared_settings_are_exactly_what_the_services_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    read = variables_read_by_the_services(monkeypatch, tmp_path) - set(NOT_SETTINGS)
+    assert sorted(read) == sorted(SETTINGS)
+
+
+def test_every_variable_the_sources_read_is_a_declared_setting() -> None:
+    named = variables_named_in_the_sources()
+    assert named, "no environment reads found: LITERAL_READ no longer matches the code"
+    assert named <= {*SETTINGS, *NOT_SETTINGS}, sorted(named - {*SETTINGS, *NOT_SETTINGS})
+
+
+def test_architecture_doc_describes_every_setting() -> None:
+    architecture = (REPOSITORY / "docs" / "architecture.md").read_text()
+    missing = [name for name in SETTINGS if f"`{name}`" not in architecture]
+    assert not missing, f"docs/architecture.md (Settings) does not describe {missing}"
 
 
 # --- Dockerfile and .dockerignore ---------------------------------------------------------------
