@@ -162,6 +162,11 @@ def stack_processes(env: Mapping[str, str], *, inline_worker: bool) -> list[Proc
     return processes
 
 
+# The supervisor is this module's own, over the same ManagedProcess the end-to-end tests kill at chosen lines.
+# honcho 2.0's Manager was tried in its place (December 2026) and made the code larger, not smaller: it has no
+# kill timeout (it escalates to SIGKILL only after some process has exited), its signal handler fails on a
+# signal that arrives before it knows every pid, and it notices an exit only when the output pipe closes,
+# which a dead RQ worker's forked scheduler keeps open; covering those took more code than this loop.
 def run_stack(
     env: Mapping[str, str],
     processes: Sequence[ProcessSpec],

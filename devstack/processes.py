@@ -169,16 +169,20 @@ class ManagedProcess:
         """Poll `url` until it answers 200; raise ProcessExitedError or TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
         last_problem = "no answer yet"
+        answered = False
         while True:
             if not self.is_running:
                 raise ProcessExitedError(f"{self.name} exited with status {self.returncode} before {url} answered 200")
             try:
                 response = requests.get(url, timeout=min(2.0, max(0.1, deadline - time.monotonic())))
             except requests.RequestException as error:
-                last_problem = f"{type(error).__name__}: {error}"
+                # An answer heard before says more than a last attempt cut short by the deadline.
+                if not answered:
+                    last_problem = f"{type(error).__name__}: {error}"
             else:
                 if response.status_code == 200:
                     return
+                answered = True
                 last_problem = f"HTTP {response.status_code}"
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"{self.name}: {url} did not answer 200 within {timeout:g} s ({last_problem})")

@@ -114,7 +114,9 @@ def run_worker(
     worker = _worker(SimpleWorker, queue_name, connection, service)
     log.info("worker_starting", queue=queue_name, worker=worker.name)
     try:
-        return worker.work(burst=burst, with_scheduler=True, logging_level=log_level)
+        # work() answers whether it processed any job; returning at all (a stop signal, or burst done) is clean.
+        worker.work(burst=burst, with_scheduler=True, logging_level=log_level)
+        return True
     finally:
         housekeeper.stop()
 

@@ -17,7 +17,7 @@ import requests
 from devstack.processes import ManagedProcess
 from devstack.servers import RedisServer, free_port
 from devstack.topology import SERVICES, service
-from tests.factories import SECRET
+from tests.factories import SECRET, bearer, resource_body, token
 
 pytestmark = pytest.mark.e2e
 
@@ -107,6 +107,17 @@ class Stack:
         queue = make_queue(queue_name, self.redis())
         eventually(lambda: queue.count == 0, timeout=timeout)
 
+    def finished_jobs_carrying(self, queue_name: str, event_id: str) -> list[str]:
+        """Return the ids of the queue's finished jobs whose batch carried this event."""
+        from rq.job import Job
+        from rq.registry import FinishedJobRegistry
+        from rq.serializers import JSONSerializer
+
+        connection = self.redis()
+        registry = FinishedJobRegistry(queue_name, connection=connection, serializer=JSONSerializer)
+        jobs = Job.fetch_many(registry.get_job_ids(), connection=connection, serializer=JSONSerializer)
+        return [job.id for job in jobs if job is not None and event_id in job.meta.get("event_ids", [])]
+
 
 @pytest.fixture(scope="module")
 def stack(mongo_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -147,3 +158,25 @@ def get_json(url: str, token: str, **params: Any) -> Any:
     response = requests.get(url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     response.raise_for_status()
     return response.json()
+
+
+def standing_of(stack: Stack, user_id: str, board: str = "global") -> dict[str, Any] | None:
+    """Return the user's row on a leaderboard, or None while they are not on it."""
+    page = get_json(stack.url("leaderboards", f"/leaderboards/{board}"), token("reader"), limit=100)
+    return next((entry for entry in page["entries"] if entry["user_id"] == user_id), None)
+
+
+def points_of(stack: Stack, user_id: str) -> dict[str, Any]:
+    """Return the user's points ledger: total, count and entries."""
+    body: dict[str, Any] = get_json(stack.url("leaderboards", f"/users/{user_id}/points"), token(user_id))
+    return body
+
+
+def share_resource(stack: Stack, user_id: str, *, base_url: str | None = None, **headers: str) -> requests.Response:
+    """Share a new resource as a learner of cohort c1, through the stack's challenges API unless told another."""
+    return requests.post(
+        f"{base_url or stack.urls['challenges']}/resources",
+        json=resource_body(),
+        headers={**bearer(user_id, "learner", cohorts=("c1",)), **headers},
+        timeout=10,
+    )

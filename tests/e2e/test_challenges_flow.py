@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pymongo
 import pytest
 import requests
 
@@ -45,28 +44,51 @@ def _publish(stack: Stack, event: Event) -> None:
     stack.wait_for_jobs(EventPublisher(RedisProvider(stack.env["REDIS_URL"])).publish([event]))
 
 
-def _stored(stack: Stack, collection: str, document_id: str) -> dict[str, Any] | None:
-    with pymongo.MongoClient(stack.env["MONGO_URL"], serverSelectionTimeoutMS=5000) as client:
-        document: dict[str, Any] | None = client[f"{stack.env['MONGO_DB_PREFIX']}challenges"][collection].find_one(
-            {"_id": document_id}
+def _end_soon(stack: Stack, challenge_id: str, teacher: dict[str, str]) -> datetime:
+    """Move the challenge's end a moment ahead and return it, allowing more time whenever the edit came too late."""
+    for seconds in (2, 4, 8, 16, 32, 64):
+        ends_at = datetime.now(UTC) + timedelta(seconds=seconds)
+        moved = requests.patch(
+            stack.url("challenges", f"/challenges/{challenge_id}"),
+            json={"ends_at": ends_at.isoformat()},
+            headers=teacher,
+            timeout=10,
         )
-    return document
+        if moved.status_code == 200:
+            return ends_at
+        # 422 says the new end had already passed when the request arrived: try again with a later one.
+        assert moved.status_code == 422, moved.text
+    raise AssertionError("no edit arrived within 64 s of being sent")
 
 
 def test_the_worker_closes_a_challenge_at_its_end_and_submissions_stop(stack: Stack) -> None:
-    teacher = bearer(unique("teacher"), "teacher")
-    challenge_id = _challenge(stack, teacher, ends_at=(datetime.now(UTC) + timedelta(seconds=3)).isoformat())
-    learner = bearer(unique("learner"), "learner")
-    assert _submit(stack, challenge_id, learner).status_code == 201
+    teacher_id = unique("teacher")
+    teacher = bearer(teacher_id, "teacher")
+    challenge_id = _challenge(stack, teacher)
+    learner_id = unique("learner")
+    submitted = _submit(stack, challenge_id, bearer(learner_id, "learner"))
+    assert submitted.status_code == 201
 
-    stored = eventually(lambda: (_stored(stack, "challenges", challenge_id) or {}).get("status") == "closed" or None)
-    assert stored
-    document = _stored(stack, "challenges", challenge_id)
-    assert document is not None
-    assert "_outbox" not in document
+    ends_at = _end_soon(stack, challenge_id, teacher)
+    challenge_url = stack.url("challenges", f"/challenges/{challenge_id}")
+
+    def closed_by_the_worker() -> dict[str, Any] | None:
+        challenge: dict[str, Any] = get_json(challenge_url, token(teacher_id, "teacher"))
+        # Past its end a challenge reads as closed at once; only the worker's close saves it again, after the end.
+        # Both times are compared as stored (to the millisecond), as the worker compared them.
+        saved_after_the_end = datetime.fromisoformat(challenge["updated_at"]) >= datetime.fromisoformat(
+            challenge["ends_at"]
+        )
+        return challenge if challenge["status"] == "closed" and saved_after_the_end else None
+
+    closed = eventually(closed_by_the_worker, timeout=(ends_at - datetime.now(UTC)).total_seconds() + 30)
+    assert datetime.fromisoformat(closed["closed_at"]) == datetime.fromisoformat(closed["ends_at"])
+    assert closed["open"] is False
     late = _submit(stack, challenge_id, bearer(unique("late"), "learner"))
     assert late.status_code == 409
     assert late.headers["Content-Type"].startswith("application/problem+json")
+    kept = get_json(stack.url("challenges", f"/submissions/{submitted.json()['id']}"), token(learner_id, "learner"))
+    assert kept["challenge_id"] == challenge_id
 
 
 def test_a_grade_and_a_reviewer_arrive_through_the_challenges_worker(stack: Stack) -> None:
@@ -120,7 +142,8 @@ def test_a_grade_and_a_reviewer_arrive_through_the_challenges_worker(stack: Stac
 
 
 def test_an_accept_killed_between_its_two_writes_is_finished_by_the_retry(stack: Stack) -> None:
-    owner = bearer(unique("owner"), "learner")
+    owner_id = unique("owner")
+    owner = bearer(owner_id, "learner")
     proposer = bearer(unique("proposer"), "learner")
     shared = requests.post(stack.url("challenges", "/resources"), json=resource_body(), headers=owner, timeout=10)
     assert shared.status_code == 201
@@ -136,20 +159,19 @@ def test_an_accept_killed_between_its_two_writes_is_finished_by_the_retry(stack:
     decision_path = f"/resources/{resource_id}/revisions/{revision_id}/decision"
 
     crashing = stack.start_api(
-        "challenges", name="challenges-api-crashing", CONNECTIVE_CRASH_AT="revisions.accept.after_resource_write"
+        "challenges", name="challenges-api-crashing", CONNECTIVE_CRASH_AT="revisions.decide.after_resource_write"
     )
     with pytest.raises(requests.ConnectionError):
         requests.post(f"{crashing}{decision_path}", json={"decision": "accept"}, headers=owner, timeout=10)
     stack.stop("challenges-api-crashing")
 
     # The resource took the revision in (with its event in the same write); the revision is still pending.
-    resource = _stored(stack, "resources", resource_id)
-    assert resource is not None
-    assert resource["version"] == 2
-    assert (_stored(stack, "revisions", revision_id) or {})["status"] == "pending"
-    # The worker's outbox relay publishes the event the dead process left behind.
-    eventually(lambda: "_outbox" not in (_stored(stack, "resources", resource_id) or {"_outbox": 1}) or None)
+    resource_url = stack.url("challenges", f"/resources/{resource_id}")
+    assert get_json(resource_url, token(unique("reader")))["version"] == 2
+    revision = get_json(f"{resource_url}/revisions/{revision_id}", token(owner_id))
+    assert (revision["status"], revision["version"]) == ("pending", None)
 
+    # The retry finds the resource already at the revision and finishes the accept.
     retried = requests.post(
         stack.url("challenges", decision_path), json={"decision": "accept"}, headers=owner, timeout=10
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import pytest
 import requests
@@ -12,29 +11,10 @@ import requests
 from shared.contracts.events import Event
 from shared.queues import EventPublisher
 from shared.redisconn import RedisProvider
-from tests.e2e.conftest import Stack, eventually, get_json
-from tests.factories import bearer, challenge_body, resource_body, resource_shared_event, token, unique
+from tests.e2e.conftest import Stack, eventually, points_of, share_resource, standing_of
+from tests.factories import bearer, challenge_body, resource_body, resource_shared_event, unique
 
 pytestmark = pytest.mark.e2e
-
-
-def _standing(stack: Stack, user_id: str, board: str = "global") -> dict[str, Any] | None:
-    page = get_json(stack.url("leaderboards", f"/leaderboards/{board}"), token("reader"), limit=100)
-    return next((entry for entry in page["entries"] if entry["user_id"] == user_id), None)
-
-
-def _points(stack: Stack, user_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = get_json(stack.url("leaderboards", f"/users/{user_id}/points"), token(user_id))
-    return body
-
-
-def _share(stack: Stack, user_id: str, **headers: str) -> requests.Response:
-    return requests.post(
-        stack.url("challenges", "/resources"),
-        json=resource_body(),
-        headers={**bearer(user_id, "learner", cohorts=("c1",)), **headers},
-        timeout=10,
-    )
 
 
 def test_a_shared_resource_shows_five_points_on_the_global_board(stack: Stack) -> None:
@@ -53,10 +33,10 @@ def test_a_shared_resource_shows_five_points_on_the_global_board(stack: Stack) -
     )
     assert shared.status_code == 201
 
-    standing = eventually(lambda: _standing(stack, learner))
+    standing = eventually(lambda: standing_of(stack, learner))
     assert standing["points"] == 5
-    assert _standing(stack, learner, "cohort:c1") is not None
-    points = _points(stack, learner)
+    assert standing_of(stack, learner, "cohort:c1") is not None
+    points = points_of(stack, learner)
     assert points["total"] == 5
     assert [(entry["points"], entry["rule"]) for entry in points["entries"]] == [(5, "resource.shared")]
 
@@ -65,7 +45,7 @@ def test_a_shared_resource_shows_five_points_on_the_global_board(stack: Stack) -
     assert again.headers["Content-Type"] == "application/problem+json"
     assert again.json()["existing_id"] == shared.json()["id"]
     stack.wait_for_empty_queue("leaderboards")
-    assert _points(stack, learner)["total"] == 5
+    assert points_of(stack, learner)["total"] == 5
 
 
 def test_the_same_event_delivered_twice_by_rq_counts_once(stack: Stack) -> None:
@@ -73,31 +53,31 @@ def test_the_same_event_delivered_twice_by_rq_counts_once(stack: Stack) -> None:
     event = resource_shared_event(learner)
     publisher = EventPublisher(RedisProvider(stack.env["REDIS_URL"]))
     stack.wait_for_jobs(publisher.publish([event]) + publisher.publish([event]))
-    eventually(lambda: _standing(stack, learner))
-    assert _points(stack, learner)["count"] == 1
-    assert _points(stack, learner)["total"] == 5
-    assert _standing(stack, learner)["points"] == 5  # type: ignore[index]
+    eventually(lambda: standing_of(stack, learner))
+    assert points_of(stack, learner)["count"] == 1
+    assert points_of(stack, learner)["total"] == 5
+    assert standing_of(stack, learner)["points"] == 5  # type: ignore[index]
 
 
 def test_a_worker_killed_between_ledger_and_board_loses_and_doubles_nothing(stack: Stack) -> None:
     crashing = stack.start_worker("leaderboards", CONNECTIVE_CRASH_AT="leaderboards.after_ledger_write")
     learner = unique("learner")
-    assert _share(stack, learner).status_code == 201
+    assert share_resource(stack, learner).status_code == 201
     # The worker wrote the ledger and died before touching Redis.
     assert crashing.wait(timeout=30) == 137
-    assert _points(stack, learner)["total"] == 5
-    assert _standing(stack, learner) is None
+    assert points_of(stack, learner)["total"] == 5
+    assert standing_of(stack, learner) is None
 
     stack.start_worker("leaderboards")
-    standing = eventually(lambda: _standing(stack, learner))
+    standing = eventually(lambda: standing_of(stack, learner))
     assert standing["points"] == 5
     # RQ retries the abandoned job later: the same event again changes nothing.
-    (entry,) = _points(stack, learner)["entries"]
+    (entry,) = points_of(stack, learner)["entries"]
     envelope = resource_shared_event(learner).to_dict()
     envelope["id"] = entry["event_id"]
     stack.wait_for_jobs(EventPublisher(RedisProvider(stack.env["REDIS_URL"])).publish([Event.from_dict(envelope)]))
-    assert _points(stack, learner)["total"] == 5
-    assert _standing(stack, learner)["points"] == 5  # type: ignore[index]
+    assert points_of(stack, learner)["total"] == 5
+    assert standing_of(stack, learner)["points"] == 5  # type: ignore[index]
 
 
 def test_an_api_killed_between_its_write_and_the_enqueue_still_delivers_the_event(stack: Stack) -> None:
@@ -111,29 +91,29 @@ def test_an_api_killed_between_its_write_and_the_enqueue_still_delivers_the_even
         )
     stack.stop("challenges-api-crashing")
     # The resource and its event were one write; the challenges worker's relay sends the event.
-    standing = eventually(lambda: _standing(stack, learner))
+    standing = eventually(lambda: standing_of(stack, learner))
     assert standing["points"] == 5
     stack.wait_for_empty_queue("leaderboards")
-    assert _points(stack, learner)["total"] == 5
+    assert points_of(stack, learner)["total"] == 5
 
 
 def test_boards_survive_a_redis_restart(stack: Stack) -> None:
     learner = unique("learner")
-    assert _share(stack, learner).status_code == 201
-    eventually(lambda: _standing(stack, learner))
+    assert share_resource(stack, learner).status_code == 201
+    eventually(lambda: standing_of(stack, learner))
     stack.wait_for_empty_queue("leaderboards")
     stack.redis().bgrewriteaof()
     stack.redis_server.restart()
-    assert eventually(lambda: _standing(stack, learner))["points"] == 5
-    assert _share(stack, unique("after-restart")).status_code == 201
+    assert eventually(lambda: standing_of(stack, learner))["points"] == 5
+    assert share_resource(stack, unique("after-restart")).status_code == 201
 
 
 def test_the_request_id_follows_the_event_into_the_worker_log(stack: Stack) -> None:
     request_id = unique("trace")
     learner = unique("learner")
-    response = _share(stack, learner, **{"X-Request-ID": request_id})
+    response = share_resource(stack, learner, **{"X-Request-ID": request_id})
     assert response.headers["X-Request-ID"] == request_id
-    eventually(lambda: _standing(stack, learner))
+    eventually(lambda: standing_of(stack, learner))
     log = stack.processes["leaderboards-worker"].read_log()
     records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     applied = [record for record in records if record.get("message") == "events_applied"]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from flask import Flask
 
-from shared.errors import PROBLEM_TYPE_BASE, Problem, flatten_validation_messages
+from shared.errors import (
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_TYPE_BASE,
+    Problem,
+    flatten_validation_messages,
+    register_error_handlers,
+)
 
 
 def test_webargs_json_messages_flatten_to_dotted_field_paths() -> None:
@@ -112,6 +118,21 @@ def test_validation_problem_carries_the_flattened_errors() -> None:
     assert document["errors"] == {"title": ["Missing data for required field."]}
 
 
-def test_problem_is_an_exception_whose_message_is_the_detail() -> None:
-    with pytest.raises(Problem, match="No such challenge"):
-        raise Problem(404, "No such challenge")
+def test_a_problem_raised_in_a_view_answers_with_its_document_and_headers() -> None:
+    app = Flask(__name__)
+    register_error_handlers(app)
+
+    @app.get("/private")
+    def private() -> str:
+        raise Problem(401, "A bearer token is required", kind="unauthorized", headers={"WWW-Authenticate": "Bearer"})
+
+    response = app.test_client().get("/private")
+    assert response.status_code == 401
+    assert response.mimetype == PROBLEM_MEDIA_TYPE
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.get_json() == {
+        "type": f"{PROBLEM_TYPE_BASE}unauthorized",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "A bearer token is required",
+    }
