@@ -109,7 +109,9 @@ def _operations_blueprint(service: str) -> Blueprint:
     @blueprint.route("/readyz")
     class Ready(MethodView):
         @blueprint.response(200, HealthSchema)
-        @blueprint.alt_response(503, schema=ProblemSchema, description="A dependency is unreachable")
+        @blueprint.alt_response(
+            503, schema=ProblemSchema, content_type=PROBLEM_MEDIA_TYPE, description="A dependency is unreachable"
+        )
         @blueprint.doc(security=[])
         def get(self) -> Any:
             """Report whether MongoDB and Redis answer; 503 when either does not."""

@@ -11,7 +11,12 @@ from shared.schemas import PageQuerySchema
 class BoardQuerySchema(PageQuerySchema):
     """Which window and page of a board."""
 
-    window = fields.Enum(Window, by_value=True, load_default=Window.ALL, metadata={"example": "week"})
+    window = fields.Enum(
+        Window,
+        by_value=True,
+        load_default=Window.ALL,
+        metadata={"description": "All time, this week or this month, in the deployment's time zone", "example": "week"},
+    )
 
 
 class StandingSchema(Schema):

@@ -10,11 +10,13 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from devstack.servers import RedisServer
 from services.challenges.app import create_app as create_challenges_app
 from services.leaderboards.app import create_app as create_leaderboards_app
 from shared.queues import make_queue
 from shared.settings import Settings
 from tests.conftest import SettingsFactory
+from tests.integration.world import Unchanged, WorldHost, hosted_world
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +102,19 @@ def set_clock(challenges_app: Flask) -> Callable[[Any], None]:
         runtime.clock = lambda: moment
 
     return set_to
+
+
+@pytest.fixture(scope="module")
+def host(
+    redis_server: RedisServer, mongo_server_url: str, database_prefix: str, mongo_client: Any
+) -> Iterator[WorldHost]:
+    """Return this module's challenges app on FerretDB (mongo_client: the session drops its databases)."""
+    with hosted_world(redis_server.url, mongo_server_url, database_prefix) as host:
+        yield host
+
+
+@pytest.fixture
+def unchanged(host: WorldHost) -> Iterator[Unchanged]:
+    """Return the module's shared world and a snapshot of every collection and queue taken before the test."""
+    with host.shared() as view:
+        yield view

@@ -3,8 +3,13 @@
 Each endpoint is listed once with a caller for whom its valid body succeeds (checked first, so a
 refusal below is caused by the bad part alone). The generic cases (malformed JSON, a body that is not an
 object, a huge body, an unknown field, operator injection and wrong types in every text field) are
-generated for each; endpoint-specific cases follow (overlong text, dates out of order, bad values).
+generated for each; endpoint-specific cases follow (overlong text, dates out of order, bad values, a
+missing field, an owner named by the caller). A 422 names exactly the bad fields, items by their path.
 After every refusal the test compares a snapshot of every collection and every queue.
+
+A refused request changes nothing, so the refusals share one world per module (built through the API
+once); each compares its own snapshots, and one that changed something makes the next test rebuild the
+world. The valid requests, which do change it, each get a world built afresh.
 """
 
 from __future__ import annotations
@@ -15,18 +20,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.factories import challenge_body, resource_body, revision_body, submission_body
-from tests.integration import api
 from tests.integration.world import (
     LEARNER,
     OTHER_COHORT,
     OTHER_LEARNER,
     OWNER_TEACHER,
+    Unchanged,
     World,
-    build_world,
+    WorldHost,
 )
 
 pytestmark = pytest.mark.integration
@@ -34,6 +38,8 @@ pytestmark = pytest.mark.integration
 SOON = datetime.now(UTC) + timedelta(days=3)
 HUGE = "x" * (1024 * 1024 + 1)
 NOT_FOUND_IDS = ("0" * 24, "zzzzzzzzzzzzzzzzzzzzzzzz", "123", "6b02e486%24gt")
+# A value in a case's changes that removes the field from the valid body.
+MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class WriteEndpoint:
     headers: dict[str, str]
     body: Callable[[], dict[str, Any]] | None
     text_fields: tuple[str, ...] = ()
-    # name -> (bad value for that field, expected status, fields the problem must name)
+    # name -> (bad values merged into the valid body, expected status, exactly the fields `errors` names)
     cases: dict[str, tuple[dict[str, Any], int, set[str]]] = field(default_factory=dict)
 
 
@@ -62,6 +68,9 @@ ENDPOINTS = (
             "overlong title": ({"title": "t" * 201}, 422, {"title"}),
             "overlong description": ({"description": "d" * 10_001}, 422, {"description"}),
             "empty title": ({"title": ""}, 422, {"title"}),
+            "missing title": ({"title": MISSING}, 422, {"title"}),
+            "two bad fields": ({"description": {"$ne": None}, "points": {"$gt": 0}}, 422, {"description", "points"}),
+            "owner named by the caller": ({"owner_id": "someone-else"}, 422, {"owner_id"}),
             "end before start": (
                 {"starts_at": SOON.isoformat(), "ends_at": (SOON - timedelta(days=1)).isoformat()},
                 422,
@@ -75,11 +84,11 @@ ENDPOINTS = (
             "negative points": ({"points": -1}, 422, {"points"}),
             "unknown kind": ({"kind": "quiz"}, 422, {"kind"}),
             "tags not a list": ({"tags": "biology"}, 422, {"tags"}),
-            "injected tag": ({"tags": [{"$ne": None}]}, 422, {"tags"}),
+            "injected tag": ({"tags": [{"$ne": None}]}, 422, {"tags.0"}),
             "repeated cohorts": ({"cohorts": ["7a", "7a"]}, 422, {"cohorts"}),
-            "zero max score": ({"rubric": [{"criterion": "A", "max_score": 0}]}, 422, {"rubric"}),
-            "unknown review setting": ({"review": {"blind": True, "anonymous": 1}}, 422, {"review"}),
-            "prerequisite not an id": ({"prerequisites": ["abc"]}, 422, {"prerequisites"}),
+            "zero max score": ({"rubric": [{"criterion": "A", "max_score": 0}]}, 422, {"rubric.0.max_score"}),
+            "unknown review setting": ({"review": {"blind": True, "anonymous": 1}}, 422, {"review.anonymous"}),
+            "prerequisite not an id": ({"prerequisites": ["abc"]}, 422, {"prerequisites.0"}),
             "prerequisite unknown": ({"prerequisites": ["0" * 24]}, 422, {"prerequisites"}),
         },
     ),
@@ -112,8 +121,8 @@ ENDPOINTS = (
         {
             "overlong content": ({"content": "c" * 20_001}, 422, {"content"}),
             "too many links": ({"links": [f"https://example.org/{n}" for n in range(11)]}, 422, {"links"}),
-            "link not a url": ({"links": ["not a url"]}, 422, {"links"}),
-            "script link": ({"links": ["javascript:alert(1)"]}, 422, {"links"}),
+            "link not a url": ({"links": ["not a url"]}, 422, {"links.0"}),
+            "script link": ({"links": ["javascript:alert(1)"]}, 422, {"links.0"}),
             "links not a list": ({"links": "https://example.org"}, 422, {"links"}),
         },
     ),
@@ -126,7 +135,7 @@ ENDPOINTS = (
         ("content",),
         {
             "overlong content": ({"content": "c" * 20_001}, 422, {"content"}),
-            "link not a url": ({"links": ["ftp://example.org/a"]}, 422, {"links"}),
+            "link not a url": ({"links": ["ftp://example.org/a"]}, 422, {"links.0"}),
         },
     ),
     WriteEndpoint(
@@ -142,7 +151,9 @@ ENDPOINTS = (
             "overlong url": ({"url": "https://example.org/" + "a" * 2_100}, 422, {"url"}),
             "not http": ({"url": "ftp://example.org/file"}, 422, {"url"}),
             "script url": ({"url": "javascript:alert(1)"}, 422, {"url"}),
-            "bad tag": ({"tags": ["no/slashes"]}, 422, {"tags"}),
+            "bad tag": ({"tags": ["no/slashes"]}, 422, {"tags.0"}),
+            "repeated tags": ({"tags": ["ok", "ok"]}, 422, {"tags"}),
+            "owner named by the caller": ({"owner_id": "bob"}, 422, {"owner_id"}),
             "challenge not an id": ({"challenge_id": "abc"}, 422, {"challenge_id"}),
             "unknown challenge": ({"challenge_id": "0" * 24}, 404, set()),
             "zero review interval": ({"review_interval_days": 0}, 422, {"review_interval_days"}),
@@ -171,7 +182,7 @@ ENDPOINTS = (
         {
             "overlong summary": ({"summary": "s" * 5_001}, 422, {"summary"}),
             "overlong note": ({"note": "n" * 2_001}, 422, {"note"}),
-            "source not a url": ({"sources": ["somewhere"]}, 422, {"sources"}),
+            "source not a url": ({"sources": ["somewhere"]}, 422, {"sources.0"}),
             "too many sources": ({"sources": [f"https://example.org/{n}" for n in range(11)]}, 422, {"sources"}),
             "url not http": ({"url": "mailto:someone@example.org"}, 422, {"url"}),
         },
@@ -196,30 +207,34 @@ ENDPOINTS = (
 )
 
 
-def _generic_cases(endpoint: WriteEndpoint) -> list[tuple[str, Any]]:
-    """Return (case name, request tweak) pairs every body endpoint must refuse."""
+def _generic_cases(endpoint: WriteEndpoint) -> list[tuple[str, dict[str, Any]]]:
+    """Return (case name, bad request) pairs every body endpoint must refuse.
+
+    A bad request is raw `data`, a `body` sent instead of the valid one, or `changes` merged into it;
+    `fields` are what the problem's `errors` must name, exactly (none to check when empty).
+    """
     if endpoint.body is None:
         return []
-    cases: list[tuple[str, Any]] = [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("malformed JSON", {"data": '{"title": ', "status": 400, "fields": set()}),
-        ("a list instead of an object", {"json": "list", "status": 422, "fields": set()}),
-        ("a huge body", {"json": {"padding": HUGE}, "status": 413, "fields": set()}),
-        ("an unknown field", {"json": {"is_admin": True}, "status": 422, "fields": {"is_admin"}}),
-        ("an operator key", {"json": {"$where": "1"}, "status": 422, "fields": {"$where"}}),
+        ("a list instead of an object", {"body": lambda body: [body], "status": 422, "fields": set()}),
+        ("a string instead of an object", {"body": lambda body: "a string", "status": 422, "fields": set()}),
+        ("a huge body", {"changes": {"padding": HUGE}, "status": 413, "fields": set()}),
+        ("an unknown field", {"changes": {"is_admin": True}, "status": 422, "fields": {"is_admin"}}),
+        ("an operator key", {"changes": {"$where": "1"}, "status": 422, "fields": {"$where"}}),
     ]
     for name in endpoint.text_fields:
-        cases.append((f"operator injection in {name}", {"json": {name: {"$gt": ""}}, "status": 422, "fields": {name}}))
-        cases.append((f"a number as {name}", {"json": {name: 12345}, "status": 422, "fields": {name}}))
-        cases.append((f"a list as {name}", {"json": {name: ["a"]}, "status": 422, "fields": {name}}))
+        for kind, value in (("operator injection in", {"$gt": ""}), ("a number as", 12345), ("a list as", ["a"])):
+            cases.append((f"{kind} {name}", {"changes": {name: value}, "status": 422, "fields": {name}}))
     for case_name, (values, status, names) in endpoint.cases.items():
-        cases.append((case_name, {"json": values, "status": status, "fields": names}))
+        cases.append((case_name, {"changes": values, "status": status, "fields": names}))
     return cases
 
 
 BODY_CASES = [
-    pytest.param(endpoint, tweak, id=f"{endpoint.name}: {case_name}")
+    pytest.param(endpoint, bad, id=f"{endpoint.name}: {case_name}")
     for endpoint in ENDPOINTS
-    for case_name, tweak in _generic_cases(endpoint)
+    for case_name, bad in _generic_cases(endpoint)
 ]
 ID_CASES = [
     pytest.param(endpoint, bad_id, id=f"{endpoint.name}: id {bad_id}")
@@ -243,49 +258,51 @@ def _fill(world: World, value: Any) -> Any:
     return value
 
 
+def _bad_request(endpoint: WriteEndpoint, world: World, bad: dict[str, Any]) -> dict[str, Any]:
+    """Return the keyword arguments of `client.open` that send this bad request."""
+    assert endpoint.body is not None
+    if "data" in bad:
+        return {"data": bad["data"], "content_type": "application/json"}
+    if "body" in bad:
+        return {"json": bad["body"](endpoint.body())}
+    body = {**endpoint.body(), **_fill(world, bad["changes"])}
+    return {"json": {name: value for name, value in body.items() if value is not MISSING}}
+
+
 @pytest.mark.parametrize("endpoint", [pytest.param(endpoint, id=endpoint.name) for endpoint in ENDPOINTS])
-def test_the_valid_request_succeeds(challenges: FlaskClient, endpoint: WriteEndpoint) -> None:
-    world = build_world(challenges)
-    response = _send(challenges, endpoint, world.fill(endpoint.path), json=endpoint.body() if endpoint.body else None)
+def test_the_valid_request_succeeds(host: WorldHost, endpoint: WriteEndpoint) -> None:
+    world = host.fresh()
+    body = endpoint.body() if endpoint.body else None
+    response = _send(host.client, endpoint, world.fill(endpoint.path), json=body)
     assert response.status_code in (200, 201), response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("endpoint", "tweak"), BODY_CASES)
+@pytest.mark.parametrize(("endpoint", "bad"), BODY_CASES)
 def test_bad_body_is_refused_and_changes_nothing(
-    challenges: FlaskClient, challenges_app: Flask, endpoint: WriteEndpoint, tweak: dict[str, Any]
+    unchanged: Unchanged, endpoint: WriteEndpoint, bad: dict[str, Any]
 ) -> None:
-    assert endpoint.body is not None
-    world = build_world(challenges)
-    before = api.snapshot(challenges_app)
-    path = world.fill(endpoint.path)
-    if "data" in tweak:
-        response = _send(challenges, endpoint, path, data=tweak["data"], content_type="application/json")
-    elif tweak["json"] == "list":
-        response = _send(challenges, endpoint, path, json=[endpoint.body()])
-    else:
-        response = _send(challenges, endpoint, path, json={**endpoint.body(), **_fill(world, tweak["json"])})
-    assert response.status_code == tweak["status"], response.get_data(as_text=True)
+    world = unchanged.world
+    response = _send(unchanged.client, endpoint, world.fill(endpoint.path), **_bad_request(endpoint, world, bad))
+    assert response.status_code == bad["status"], response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
     problem = response.get_json()
-    assert problem["status"] == tweak["status"]
+    assert problem["status"] == bad["status"]
     assert problem["detail"]
-    for name in tweak["fields"]:
+    if bad["fields"]:
         # Items of lists and nested objects are named by their path: `links.0`, `rubric.0.max_score`.
-        named = [key for key in problem.get("errors", {}) if key == name or key.startswith(f"{name}.")]
-        assert named, f"{name} is not named in {problem}"
-    assert api.snapshot(challenges_app) == before
+        assert set(problem["errors"]) == bad["fields"], problem
+    unchanged.assert_unchanged()
 
 
 @pytest.mark.parametrize(("endpoint", "bad_id"), ID_CASES)
 def test_an_unknown_or_malformed_id_is_not_found_and_changes_nothing(
-    challenges: FlaskClient, challenges_app: Flask, endpoint: WriteEndpoint, bad_id: str
+    unchanged: Unchanged, endpoint: WriteEndpoint, bad_id: str
 ) -> None:
-    world = build_world(challenges)
-    before = api.snapshot(challenges_app)
     path = endpoint.path
     for placeholder in ("{challenge}", "{draft}", "{submission}", "{resource}", "{revision}"):
         path = path.replace(placeholder, bad_id, 1) if placeholder in path else path
-    response = _send(challenges, endpoint, world.fill(path), json=endpoint.body() if endpoint.body else None)
+    body = endpoint.body() if endpoint.body else None
+    response = _send(unchanged.client, endpoint, unchanged.world.fill(path), json=body)
     assert response.status_code == 404, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
-    assert api.snapshot(challenges_app) == before
+    unchanged.assert_unchanged()

@@ -1,19 +1,37 @@
-"""The OpenAPI document front-end developers read: every endpoint, parameter, response and error, with examples."""
+"""The OpenAPI documents front-end developers read: every endpoint, parameter, response and error, with examples.
+
+Each service documents its errors with its own problem schema (the shared RFC 9457 `Problem` and the
+members only that service gives, e.g. challenges' `existing_id`). Query parameters follow one rule,
+checked at the end: unknown ones are ignored, while unknown JSON body fields are refused with 422.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from apispec.ext.marshmallow import resolver
+from flask import Flask
 from flask.testing import FlaskClient
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
+
+from services.challenges.app import API as CHALLENGES_API
+from services.leaderboards import usecases as leaderboards_usecases
+from services.leaderboards.app import API as LEADERBOARDS_API
+from shared.contracts.payloads import load_payload
+from shared.web import ProblemSchema, ServiceApi
+from tests.factories import bearer, resource_shared_event
+from tests.integration.world import LEARNER, build_world
 
 pytestmark = pytest.mark.integration
 
 OPERATIONS_PATHS = {"/healthz", "/readyz", "/metrics"}
 PROBLEM = "application/problem+json"
 METHODS = {"get", "post", "put", "patch", "delete"}
+# The members of RFC 9457 problem details every service's problem schema documents.
+RFC_9457_MEMBERS = {"type", "title", "status", "detail"}
+SERVICE_APIS = {"challenges": CHALLENGES_API, "leaderboards": LEADERBOARDS_API}
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -33,21 +51,38 @@ def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-@pytest.fixture
-def spec(challenges: FlaskClient) -> dict[str, Any]:
-    response = challenges.get("/openapi.json")
+def _problem_reference(service_api: ServiceApi) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{resolver(service_api.problem_schema)}"}
+
+
+def _document(client: FlaskClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
     assert response.status_code == 200
     document: dict[str, Any] = response.get_json()
     return document
 
 
-def test_every_operation_has_a_summary_and_a_description(spec: dict[str, Any]) -> None:
+@pytest.fixture
+def spec(challenges: FlaskClient) -> dict[str, Any]:
+    """Return the challenges service's OpenAPI document."""
+    return _document(challenges)
+
+
+@pytest.fixture(params=sorted(SERVICE_APIS))
+def service_spec(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Return each service's name and OpenAPI document, in turn."""
+    return request.param, _document(request.getfixturevalue(request.param))
+
+
+def test_every_operation_has_a_summary_and_a_description(service_spec: tuple[str, dict[str, Any]]) -> None:
+    _service, spec = service_spec
     for path, method, operation in _operations(spec):
         assert operation.get("summary"), f"{method} {path} has no summary"
         assert operation.get("description"), f"{method} {path} has no description"
 
 
-def test_every_parameter_is_described(spec: dict[str, Any]) -> None:
+def test_every_parameter_is_described(service_spec: tuple[str, dict[str, Any]]) -> None:
+    _service, spec = service_spec
     for path, method, operation in _operations(spec):
         parameters = [*spec["paths"][path].get("parameters", []), *operation.get("parameters", [])]
         for reference in parameters:
@@ -58,14 +93,16 @@ def test_every_parameter_is_described(spec: dict[str, Any]) -> None:
                 assert parameter["schema"].get("example") or parameter.get("example"), f"{label} has no example"
 
 
-def test_every_request_body_has_an_example(spec: dict[str, Any]) -> None:
+def test_every_request_body_has_an_example(service_spec: tuple[str, dict[str, Any]]) -> None:
+    _service, spec = service_spec
     for path, method, operation in _operations(spec):
         if "requestBody" in operation:
             content = _resolve(spec, operation["requestBody"])["content"]["application/json"]
             assert "example" in content or "examples" in content, f"{method} {path} body has no example"
 
 
-def test_every_response_is_described_with_an_example(spec: dict[str, Any]) -> None:
+def test_every_response_is_described_with_an_example(service_spec: tuple[str, dict[str, Any]]) -> None:
+    service, spec = service_spec
     for path, method, operation in _operations(spec):
         for status, reference in operation["responses"].items():
             response = _resolve(spec, reference)
@@ -76,7 +113,7 @@ def test_every_response_is_described_with_an_example(spec: dict[str, Any]) -> No
             if int(status) >= 400:
                 assert set(response.get("content", {})) == {PROBLEM}, f"{label} is not problem+json"
                 body = response["content"][PROBLEM]
-                assert body["schema"] == {"$ref": "#/components/schemas/Problem"}, label
+                assert body["schema"] == _problem_reference(SERVICE_APIS[service]), label
                 assert body.get("example", {}).get("status") == int(status), f"{label} has no matching example"
             elif response.get("content"):
                 body = response["content"]["application/json"]
@@ -96,9 +133,32 @@ def test_every_operation_documents_the_errors_it_can_give(spec: dict[str, Any]) 
         assert expected <= documented, f"{method} {path} leaves out {sorted(expected - documented)}"
 
 
-def test_the_error_schema_is_the_problem_document(spec: dict[str, Any]) -> None:
-    problem = spec["components"]["schemas"]["Problem"]
-    assert {"type", "title", "status", "detail", "errors", "existing_id"} <= set(problem["properties"])
+@pytest.mark.parametrize("service", sorted(SERVICE_APIS))
+def test_each_service_documents_its_errors_with_its_own_rfc_9457_problem_schema(
+    service: str, request: pytest.FixtureRequest
+) -> None:
+    service_api = SERVICE_APIS[service]
+    assert issubclass(service_api.problem_schema, ProblemSchema)
+    client: FlaskClient = request.getfixturevalue(service)
+    document = client.get("/openapi.json").get_json()
+    reference = _problem_reference(service_api)
+    problem = _resolve(document, reference)
+    assert set(problem["properties"]) >= RFC_9457_MEMBERS
+    schemas = [
+        (f"{method} {path} {status} {media_type}", media["schema"])
+        for path, method, operation in _operations(document)
+        for status, response in operation["responses"].items()
+        if status != "default" and int(status) >= 400
+        for media_type, media in _resolve(document, response)["content"].items()
+    ]
+    assert schemas, f"{service} documents no errors"
+    for label, schema in schemas:
+        assert schema == reference, label
+
+
+def test_the_challenges_problem_schema_documents_what_its_conflicts_point_at(spec: dict[str, Any]) -> None:
+    problem = _resolve(spec, _problem_reference(CHALLENGES_API))
+    assert {"errors", "existing_id", "missing_prerequisites", "max_versions"} <= set(problem["properties"])
 
 
 def test_the_documents_are_valid_openapi(challenges: FlaskClient, leaderboards: FlaskClient) -> None:
@@ -127,3 +187,53 @@ def test_every_example_matches_its_schema(spec: dict[str, Any]) -> None:
                 assert not errors, f"{method} {path} {label} example: {errors}"
                 checked += 1
     assert checked > len(_operations(spec))
+
+
+def _list_operations(client: FlaskClient) -> list[str]:
+    """Return the paths of the GET operations of a service that take query parameters (its lists)."""
+    document = client.get("/openapi.json").get_json()
+    return [
+        path
+        for path, method, operation in _operations(document)
+        if method == "get" and any(_resolve(document, p)["in"] == "query" for p in operation.get("parameters", []))
+    ]
+
+
+def _same_answer_with_an_unknown_parameter(client: FlaskClient, path: str, headers: dict[str, str]) -> None:
+    plain = client.get(path, headers=headers)
+    assert plain.status_code == 200, f"{path}: {plain.get_data(as_text=True)}"
+    assert plain.get_json()["total"] > 0, f"{path} lists nothing, so the comparison would show nothing"
+    with_unknown = client.get(path, query_string={"unknown": "1"}, headers=headers)
+    assert with_unknown.status_code == 200, f"{path}?unknown=1: {with_unknown.get_data(as_text=True)}"
+    assert with_unknown.get_json() == plain.get_json(), path
+
+
+def test_every_challenges_list_ignores_unknown_query_parameters(challenges: FlaskClient) -> None:
+    """The stated rule: an unknown query parameter is ignored (an unknown JSON body field is refused with 422)."""
+    world = build_world(challenges)
+    ids = {
+        "{challenge_id}": world.challenge_id,
+        "{submission_id}": world.submission_id,
+        "{resource_id}": world.resource_id,
+    }
+    paths = _list_operations(challenges)
+    assert len(paths) >= 6
+    for template in paths:
+        path = template
+        for placeholder, identifier in ids.items():
+            path = path.replace(placeholder, identifier)
+        _same_answer_with_an_unknown_parameter(challenges, path, LEARNER)
+
+
+def test_every_leaderboards_list_ignores_unknown_query_parameters(
+    leaderboards_app: Flask, leaderboards: FlaskClient
+) -> None:
+    """The stated rule: an unknown query parameter is ignored (an unknown JSON body field is refused with 422)."""
+    event = resource_shared_event("alice")
+    context = leaderboards_app.extensions["connective"].dependencies.context()
+    leaderboards_usecases.apply_events([(event, load_payload(event.type, event.data))], context=context)
+    paths = _list_operations(leaderboards)
+    assert sorted(paths) == ["/leaderboards/{board}", "/users/{user_id}/points"]
+    for template in paths:
+        path = template.replace("{board}", "global").replace("{user_id}", "alice")
+        _same_answer_with_an_unknown_parameter(leaderboards, path, bearer("alice"))

@@ -5,16 +5,26 @@ The role/ownership matrix and the bad-input table both start from this world:
 - alice (7a) has submitted to the challenge and shared a resource;
 - bob (7a) has proposed a revision of alice's resource (so a second proposal of his waits: 409);
 - carol is a learner of cohort 7b; teacher-2 is another teacher; admin-1 an admin.
+
+`WorldHost` keeps one challenges app per test module and hands out either a fresh world (emptied and built
+again, for requests that change something) or the module's shared world (built once, for requests that
+must change nothing: each such test compares a snapshot of every collection and queue before and after).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.factories import bearer, challenge_body, resource_body, revision_body, submission_body
+from services.challenges.app import create_app
+from shared.settings import Settings
+from tests.factories import SECRET, bearer, challenge_body, resource_body, revision_body, submission_body
+from tests.integration import api
 
 ANONYMOUS: dict[str, str] = {}
 LEARNER = bearer("alice", "learner", cohorts=("7a",))
@@ -76,3 +86,80 @@ def build_world(client: FlaskClient) -> World:
         client.post(f"/resources/{resource_id}/revisions", json=revision_body(), headers=OTHER_LEARNER)
     )
     return World(challenge_id, draft_id, submission_id, resource_id, revision_id)
+
+
+@dataclass
+class Unchanged:
+    """A test's view of the shared world: the client, the world, and every collection and queue before."""
+
+    app: Flask
+    client: FlaskClient
+    world: World
+    before: dict[str, Any]
+    # None until compared: then whether anything differed from `before`.
+    changed: bool | None = None
+
+    def assert_unchanged(self) -> None:
+        """Assert that every collection and queue is as it was before the test's request."""
+        after = api.snapshot(self.app)
+        self.changed = after != self.before
+        assert after == self.before
+
+
+class WorldHost:
+    """One challenges app for a test module and the worlds built in it through the API."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.client = app.test_client()
+        self._shared: World | None = None
+
+    def empty(self) -> None:
+        """Empty every collection (keeping the indexes) and the app's Redis database."""
+        database = api.database(self.app)
+        for name in database.list_collection_names():
+            database[name].delete_many({})
+        self.app.extensions["connective"].dependencies.runtime.redis.connection.flushdb()
+
+    def fresh(self) -> World:
+        """Build the world again from nothing, for a request that changes it."""
+        self._shared = None
+        self.empty()
+        return build_world(self.client)
+
+    @contextmanager
+    def shared(self) -> Iterator[Unchanged]:
+        """Yield the module's shared world, built once, with a snapshot taken now.
+
+        A test that changed it (whether or not it got as far as comparing) makes the next test build it
+        afresh, so a request that wrongly changes something fails its own test and no other.
+        """
+        if self._shared is None:
+            self._shared = self.fresh()
+        view = Unchanged(self.app, self.client, self._shared, api.snapshot(self.app))
+        try:
+            yield view
+        finally:
+            if view.changed is None:
+                view.changed = api.snapshot(self.app) != view.before
+            if view.changed:
+                self._shared = None
+
+
+@contextmanager
+def hosted_world(redis_url: str, mongo_url: str, database_prefix: str) -> Iterator[WorldHost]:
+    """Run a challenges app for one module on the given servers, settings as tests/conftest.py makes them.
+
+    Its databases are this process's (the session drops them at its end); their data is wiped when the
+    module is done.
+    """
+    settings = Settings.from_env(
+        "challenges",
+        {"MONGO_URL": mongo_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET, "MONGO_DB_PREFIX": database_prefix},
+    )
+    host = WorldHost(create_app(settings))
+    try:
+        yield host
+    finally:
+        host.empty()
+        host.app.extensions["connective"].dependencies.runtime.mongo.close()
