@@ -49,7 +49,30 @@ def _signal_group(process_group: int, signal_number: int) -> None:
         os.killpg(process_group, signal_number)
 
 
-class ManagedProcess:
+class Startable:
+    """Something started and stopped as a context manager: `with ...:` starts it and stops it after."""
+
+    def start(self) -> Self:
+        """Start it."""
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop it."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exception_type: type[BaseException] | None,
+        exception: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ManagedProcess(Startable):
     """Run one command in its own process group, with output prefixed to a stream or written to a file."""
 
     def __init__(
@@ -200,17 +223,6 @@ class ManagedProcess:
     def log_tail(self, lines: int = 40) -> str:
         """Return the last `lines` lines of output."""
         return "\n".join(self.read_log().splitlines()[-lines:])
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exception_type: type[BaseException] | None,
-        exception: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _stop_at_exit(self) -> None:
         self.stop(timeout=5.0)

@@ -13,7 +13,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
 
 import pymongo
@@ -21,7 +20,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from devstack.processes import REPO_ROOT, ManagedProcess
+from devstack.processes import REPO_ROOT, ManagedProcess, Startable
 
 HOST = "127.0.0.1"
 FERRETDB_VERSION = "v1.24.2"
@@ -147,7 +146,7 @@ def ensure_ferretdb(build: bool = True) -> Path:
         return FERRETDB_CACHED_BINARY
 
 
-class _Server:
+class _Server(Startable):
     """One server process on a loopback port, with its data in a directory it locks while running."""
 
     name = "server"
@@ -247,17 +246,6 @@ class _Server:
     def read_log(self) -> str:
         """Return the server's log text."""
         return self._process.read_log() if self._process else ""
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exception_type: type[BaseException] | None,
-        exception: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(port={self._port}, pid={self.pid}, directory={self._directory})"

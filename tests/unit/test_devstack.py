@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pymongo
 import pymongo.errors
@@ -533,10 +534,10 @@ def test_ferretdb_round_trips_documents_and_enforces_unique_indexes(ferretdb_bin
 @pytest.mark.timeout(300)
 def test_ferretdb_keeps_data_across_restart(ferretdb_binary: Path) -> None:
     with FerretDBServer(ferretdb_binary) as server:
-        with pymongo.MongoClient(server.url, serverSelectionTimeoutMS=5000) as client:
+        with pymongo.MongoClient[Any](server.url, serverSelectionTimeoutMS=5000) as client:
             client["devstack_test"]["things"].insert_one({"_id": "kept"})
         server.restart()
-        with pymongo.MongoClient(server.url, serverSelectionTimeoutMS=5000) as client:
+        with pymongo.MongoClient[Any](server.url, serverSelectionTimeoutMS=5000) as client:
             assert client["devstack_test"]["things"].find_one({"_id": "kept"}) == {"_id": "kept"}
 
 
@@ -556,8 +557,8 @@ def test_start_backends_starts_redis_and_ferretdb_in_the_run_directory(
         assert [server.name for server in backends.servers] == ["redis", "ferretdb"]
         with redis.Redis.from_url(backends.redis_url, socket_timeout=5) as client:
             assert client.ping()
-        with pymongo.MongoClient(backends.mongo_url, serverSelectionTimeoutMS=5000) as client:
-            assert client.admin.command("ping")["ok"] == 1.0
+        with pymongo.MongoClient[Any](backends.mongo_url, serverSelectionTimeoutMS=5000) as mongo:
+            assert mongo.admin.command("ping")["ok"] == 1.0
     finally:
         pids = [server.pid for server in backends.servers]
         backends.stop()
