@@ -512,7 +512,6 @@ def test_deciding_gives_up_while_the_resource_keeps_changing_and_leaves_the_revi
     with pytest.raises(InvalidState):
         _decide(world, revision, "accept")
     assert len(attempts) == usecases.DECIDE_ATTEMPTS
-    _deliver(world, _verdict(revision))  # the verdict is dropped, not raised to the job
     assert _stored(world, revision).is_pending
     assert _outcomes(world, revision) == []
 
@@ -582,6 +581,21 @@ def test_verifications_of_unknown_revisions_are_skipped_and_the_rest_applied(
     )
     assert _stored(world, revision).status == RevisionStatus.ACCEPTED
     assert _stored(world, other) == other
+    assert _outcomes(world, revision) == ["resource.revision_accepted"]
+
+
+def test_a_verdict_on_a_resource_that_keeps_changing_fails_the_job_and_lands_when_delivered_again(
+    world: FakeWorld, resource: Resource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    revision = _propose(world, resource)
+    event = _verdict(revision, "approve")
+    monkeypatch.setattr(world.resources, "record_decision", lambda *_: False)  # every write loses a race
+    with pytest.raises(InvalidState, match="changing quickly"):
+        _deliver(world, event)
+    assert _stored(world, revision).status == RevisionStatus.PENDING
+    monkeypatch.undo()
+    _deliver(world, event)  # RQ's retry
+    assert _stored(world, revision).status == RevisionStatus.ACCEPTED
     assert _outcomes(world, revision) == ["resource.revision_accepted"]
 
 

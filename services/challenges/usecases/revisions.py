@@ -141,8 +141,9 @@ def apply_verifications(events: Sequence[tuple[Event, Mapping[str, Any]]], *, co
     for event, payload in events:
         try:
             _apply_verification(event, payload, context=context)
-        except DomainError as error:
-            # The resource is gone, or it keeps changing: the verdict has nothing left to change.
+        except NotFound as error:
+            # The resource is gone: the verdict has nothing left to change. A resource that keeps changing
+            # (InvalidState) fails the job instead, and RQ delivers the verdicts again later.
             log.info("revision_verification_skipped", event_id=event.id, reason=str(error))
 
 
