@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from services.challenges.domain.challenges import Challenge, ChallengeQuery, ChallengeSort, ChallengeStatus
 from services.challenges.domain.errors import DuplicateResource
@@ -27,6 +27,14 @@ from services.challenges.usecases.context import Context
 from shared.contracts.events import Event
 
 _NO_END = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=_Identified)
 
 
 @dataclass
@@ -55,19 +63,23 @@ def _page(
     return ordered[offset : offset + limit], len(ordered)
 
 
-class FakeChallenges:
-    """Challenges by id."""
+class _ById(Generic[Item]):
+    """Stored objects by id; an insert records the events it carries."""
 
     def __init__(self, log: EventLog) -> None:
-        self.items: dict[str, Challenge] = {}
+        self.items: dict[str, Item] = {}
         self.log = log
 
-    def add(self, challenge: Challenge, events: Sequence[Event] = ()) -> None:
-        self.items[challenge.id] = challenge
+    def add(self, item: Item, events: Sequence[Event] = ()) -> None:
+        self.items[item.id] = item
         self.log.record(events)
 
-    def get(self, challenge_id: str) -> Challenge | None:
-        return self.items.get(challenge_id)
+    def get(self, item_id: str) -> Item | None:
+        return self.items.get(item_id)
+
+
+class FakeChallenges(_ById[Challenge]):
+    """Challenges by id."""
 
     def get_many(self, challenge_ids: Sequence[str]) -> dict[str, Challenge]:
         return {identifier: self.items[identifier] for identifier in challenge_ids if identifier in self.items}
@@ -305,19 +317,8 @@ def _matches_resource(query: ResourceQuery, resource: Resource) -> bool:
     return all(checks)
 
 
-class FakeRevisions:
+class FakeRevisions(_ById[Revision]):
     """Proposed revisions by id."""
-
-    def __init__(self, log: EventLog) -> None:
-        self.items: dict[str, Revision] = {}
-        self.log = log
-
-    def add(self, revision: Revision, events: Sequence[Event] = ()) -> None:
-        self.items[revision.id] = revision
-        self.log.record(events)
-
-    def get(self, revision_id: str) -> Revision | None:
-        return self.items.get(revision_id)
 
     def pending_of(self, resource_id: str, proposer_id: str) -> Revision | None:
         return next(
