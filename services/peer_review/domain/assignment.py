@@ -433,11 +433,12 @@ def pick_targets_for(arriving: Person, slots: Sequence[Slot], count: int) -> lis
 
 
 def next_target(reviewer: Person, slots: Sequence[Slot]) -> Slot | None:
-    """Return the target the pull queue hands this reviewer: the oldest eligible one with the fewest reviews."""
+    """Return the target the pull queue hands this reviewer: of those still short, the fewest reviews, then oldest."""
     eligible = [
         slot
         for slot in slots
-        if reviewer.user_id != slot.author.user_id
+        if slot.needed > 0
+        and reviewer.user_id != slot.author.user_id
         and reviewer.user_id not in slot.reviewers
         and reviewer.user_id not in slot.excluded
     ]
