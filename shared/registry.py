@@ -88,8 +88,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "challenges",
         5001,
         gateway_paths=("challenges", "resources", "submissions"),
-        # Reviewers' read access, consensus grades, and peers' verdicts on knowledge updates.
-        consumes=_types(EventType.REVIEW_ASSIGNED, EventType.TARGET_GRADED, EventType.REVISION_VERIFIED),
+        # Reviewers' read access (given and taken away), consensus grades, peers' verdicts on knowledge updates.
+        consumes=_types(
+            EventType.REVIEW_ASSIGNED,
+            EventType.REVIEW_DECLINED,
+            EventType.TARGET_GRADED,
+            EventType.REVISION_VERIFIED,
+        ),
     ),
     ServiceSpec(
         "peer_review",

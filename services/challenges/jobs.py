@@ -22,6 +22,7 @@ def _in_context(use_case: Callable[..., object]) -> Handler:
 # One use case per consumed type (the registry routes exactly these here): reviewers, grades, verdicts.
 HANDLERS: Mapping[str, Handler] = {
     EventType.REVIEW_ASSIGNED: _in_context(submissions.record_assignments),
+    EventType.REVIEW_DECLINED: _in_context(submissions.revoke_assignments),
     EventType.TARGET_GRADED: _in_context(submissions.record_grades),
     EventType.REVISION_VERIFIED: _in_context(revisions.apply_verifications),
 }

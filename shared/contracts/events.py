@@ -28,6 +28,7 @@ class EventType(StrEnum):
     RESOURCE_REVISION_ACCEPTED = "resource.revision_accepted"
     RESOURCE_REVISION_REJECTED = "resource.revision_rejected"
     REVIEW_ASSIGNED = "review.assigned"
+    REVIEW_DECLINED = "review.declined"
     REVIEW_SUBMITTED = "review.submitted"
     REVIEW_RATED = "review.rated"
     TARGET_GRADED = "target.graded"

@@ -150,15 +150,74 @@ class ResourceRevisionData(_Audience):
     sources = _names()
 
 
-class ReviewAssignedData(_Payload):
-    """`review.assigned`: peer review asked a reviewer to review a target (a submission or a revision)."""
+class _ReviewOf(_Audience):
+    """What every review event names: the assignment, its target and the reviewer.
+
+    The audience (`cohorts`, `tags`, `challenge_id`) is where the reviewer's points land: the reviewer's
+    cohorts, the challenge's tags and the challenge.
+    """
 
     assignment_id = _id(required=True)
     target_kind = fields.String(required=True, validate=validate.OneOf(values(TargetKind)))
     target_id = _id(required=True)
     reviewer_id = _user(required=True)
     challenge_id = fields.String(load_default=None, allow_none=True)
+
+
+class ReviewAssignedData(_ReviewOf):
+    """`review.assigned`: peer review asked a reviewer to review a target (a submission or a revision).
+
+    `mode` is `push` (peer review chose the reviewer) or `pull` (the reviewer claimed it from the queue;
+    the claim lapses at `due_at`).
+    """
+
     due_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    mode = fields.String(load_default="push", validate=validate.OneOf(["push", "pull"]))
+
+
+class ReviewDeclinedData(_ReviewOf):
+    """`review.declined`: an assignment ended without a review; the reviewer loses access to the target.
+
+    `reason` is `declined` (by the reviewer), `expired` (a claim's time ran out), `reassigned` (by a
+    teacher) or `withdrawn` (the target left review).
+    """
+
+    reason = fields.String(required=True, validate=validate.OneOf(["declined", "expired", "reassigned", "withdrawn"]))
+
+
+class ReviewSubmittedData(_ReviewOf):
+    """`review.submitted`: a reviewer reviewed a target; what the leaderboards need to award it.
+
+    `late` says it came after the assignment's due time; `outside_cohorts` that the reviewer shares no
+    cohort with the author; `reciprocal` that the author reviews the reviewer's work too.
+    """
+
+    review_id = _id(required=True)
+    author_id = _user(required=True)
+    late = fields.Boolean(required=True)
+    outside_cohorts = fields.Boolean(required=True)
+    reciprocal = fields.Boolean(load_default=False)
+    verdict = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(values(Verdict)))
+
+
+class ReviewRatedData(_ReviewOf):
+    """`review.rated`: the target's author rated how helpful a review was (1 to 5)."""
+
+    review_id = _id(required=True)
+    author_id = _user(required=True)
+    helpfulness = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+
+
+class _GradedReview(_Payload):
+    """One review behind a grade, as the leaderboards award its reviewer."""
+
+    review_id = _id(required=True)
+    reviewer_id = _user(required=True)
+    accuracy = fields.Float(required=True, validate=validate.Range(min=0, max=1))
+    late = fields.Boolean(load_default=False)
+    outside_cohorts = fields.Boolean(load_default=False)
+    reciprocal = fields.Boolean(load_default=False)
+    collusion_suspected = fields.Boolean(load_default=False)
 
 
 class TargetGradedData(_Payload):
@@ -173,10 +232,16 @@ class TargetGradedData(_Payload):
     challenge_id = fields.String(load_default=None, allow_none=True)
     version = fields.Integer(load_default=None, allow_none=True, strict=True)
     grade = fields.Float(required=True, validate=validate.Range(min=0, max=1))
-    scores = fields.Dict(keys=fields.String(), values=fields.Integer(strict=True), load_default=dict)
+    scores = fields.Dict(keys=fields.String(), values=fields.Float(), load_default=dict)
     feedback = fields.String(load_default="")
     review_count = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
     overridden = fields.Boolean(load_default=False)
+    # Since peer review grades: the challenge's points, where the author's points land, and the reviews.
+    points = fields.Integer(load_default=None, allow_none=True, strict=True)
+    cohorts = _names()
+    tags = _names()
+    aggregator = fields.String(load_default=None, allow_none=True)
+    reviews = fields.List(fields.Nested(_GradedReview), load_default=list)
 
 
 class RevisionVerifiedData(_Payload):
@@ -185,8 +250,11 @@ class RevisionVerifiedData(_Payload):
     revision_id = _id(required=True)
     resource_id = _id(required=True)
     verdict = fields.String(required=True, validate=validate.OneOf(values(Verdict)))
+    # Who agreed with the outcome, and who did not (a teacher breaks a tie).
     verifier_ids = _names()
+    dissenter_ids = _names()
     reasons = _names()
+    decided_by_teacher = fields.String(load_default=None, allow_none=True)
 
 
 PAYLOAD_SCHEMAS: Mapping[str, type[Schema]] = {
@@ -202,6 +270,9 @@ PAYLOAD_SCHEMAS: Mapping[str, type[Schema]] = {
     EventType.RESOURCE_REVISION_ACCEPTED: ResourceRevisionData,
     EventType.RESOURCE_REVISION_REJECTED: ResourceRevisionData,
     EventType.REVIEW_ASSIGNED: ReviewAssignedData,
+    EventType.REVIEW_DECLINED: ReviewDeclinedData,
+    EventType.REVIEW_SUBMITTED: ReviewSubmittedData,
+    EventType.REVIEW_RATED: ReviewRatedData,
     EventType.TARGET_GRADED: TargetGradedData,
     EventType.REVISION_VERIFIED: RevisionVerifiedData,
 }

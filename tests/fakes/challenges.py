@@ -8,6 +8,7 @@ recorded in `EventLog` at the moment the write succeeds, as the store dispatches
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -135,6 +136,7 @@ class FakeSubmissions:
     def __init__(self, log: EventLog) -> None:
         self.items: dict[str, Submission] = {}
         self.kept: dict[str, list[SubmissionVersion]] = {}
+        self.revoked: dict[str, set[str]] = defaultdict(set)
         self.log = log
 
     def add(self, submission: Submission, events: Sequence[Event] = ()) -> None:
@@ -210,8 +212,17 @@ class FakeSubmissions:
         stored = self.items.get(submission_id)
         if stored is None:
             return False
-        if reviewer_id not in stored.reviewer_ids:
+        if reviewer_id not in stored.reviewer_ids and reviewer_id not in self.revoked[submission_id]:
             self.items[submission_id] = replace(stored, reviewer_ids=(*stored.reviewer_ids, reviewer_id))
+        return True
+
+    def remove_reviewer(self, submission_id: str, reviewer_id: str) -> bool:
+        stored = self.items.get(submission_id)
+        if stored is None:
+            return False
+        self.revoked[submission_id].add(reviewer_id)
+        remaining = tuple(user_id for user_id in stored.reviewer_ids if user_id != reviewer_id)
+        self.items[submission_id] = replace(stored, reviewer_ids=remaining)
         return True
 
 

@@ -189,6 +189,22 @@ def test_reviewers_are_added_once_and_unknown_submissions_say_so(storage: Storag
     assert storage.submissions.get(submission.id) == replace(submission, reviewer_ids=("carol",))
 
 
+def test_a_revoked_reviewer_never_regains_access_whichever_event_comes_first(storage: Storage) -> None:
+    submission = make_submission()
+    storage.submissions.add(submission)
+    assert storage.submissions.add_reviewer(submission.id, "carol")
+    assert storage.submissions.remove_reviewer(submission.id, "carol")
+    assert storage.submissions.remove_reviewer(submission.id, "carol")
+    # review.declined may overtake review.assigned: the late assignment must not grant access again.
+    assert storage.submissions.remove_reviewer(submission.id, "dave")
+    assert storage.submissions.add_reviewer(submission.id, "dave")
+    assert storage.submissions.add_reviewer(submission.id, "erin")
+    stored = storage.submissions.get(submission.id)
+    assert stored is not None
+    assert stored.reviewer_ids == ("erin",)
+    assert not storage.submissions.remove_reviewer("0" * 24, "carol")
+
+
 def test_submissions_are_listed_newest_first_by_challenge_author_owner_and_status(storage: Storage) -> None:
     challenge, other = make_challenge(), make_challenge(owner_id="teacher-2")
     older = make_submission(challenge, "alice", created_at=NOW - timedelta(hours=3))

@@ -474,6 +474,30 @@ def test_recording_assignments_is_idempotent_and_skips_revision_targets_and_unkn
     assert world.log.types() == ["submission.submitted"]
 
 
+def _declined(submission_id: str, reviewer_id: str, target_kind: str = "submission") -> tuple[Event, dict[str, Any]]:
+    event, _ = _assigned(submission_id, reviewer_id, target_kind)
+    data = {**event.data, "reason": "declined"}
+    declined = Event(type=EventType.REVIEW_DECLINED, producer="peer_review", actor_id=reviewer_id, data=data)
+    return declined, load_payload(declined.type, declined.data)
+
+
+def test_a_reviewer_who_declines_loses_access_even_when_the_decline_overtakes_the_assignment(
+    world: FakeWorld,
+) -> None:
+    submission_id = _submit(world, _stored(world))
+    usecases.record_assignments([_assigned(submission_id, "carol")], context=world.context())
+    usecases.revoke_assignments(
+        [_declined(submission_id, "carol"), _declined(submission_id, "dave"), _declined("0" * 24, "erin")],
+        context=world.context(),
+    )
+    usecases.record_assignments([_assigned(submission_id, "dave")], context=world.context())  # arrived late
+    for reviewer in ("carol", "dave"):
+        with pytest.raises(NotFound):
+            usecases.read_submission(submission_id, actor=learner(reviewer, "7b"), context=world.context())
+    usecases.revoke_assignments([_declined(submission_id, "frank", "revision")], context=world.context())
+    assert _get(world, submission_id).reviewer_ids == ()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Grades, from target.graded
 

@@ -39,7 +39,7 @@ class Grade:
     grade: float
     graded_at: datetime
     event_id: str
-    scores: Mapping[str, int]
+    scores: Mapping[str, float]
     feedback: str = ""
     review_count: int = 0
     overridden: bool = False

@@ -227,6 +227,21 @@ class SubmissionRepository(Repository):
         return [_submission(document) for document in documents], total
 
     def add_reviewer(self, submission_id: str, reviewer_id: str) -> bool:
-        """Let a reviewer read the submission (a repeat changes nothing); return whether the submission exists."""
-        result = self.documents.update_one({"_id": submission_id}, {"$addToSet": {"reviewer_ids": reviewer_id}})
+        """Let a reviewer read the submission unless their access was revoked; return whether it exists.
+
+        Peer review never assigns a reviewer to a target twice, so a revocation is final, whichever of the
+        two events arrives first.
+        """
+        self.documents.update_one(
+            {"_id": submission_id, "revoked_reviewer_ids": {"$ne": reviewer_id}},
+            {"$addToSet": {"reviewer_ids": reviewer_id}},
+        )
+        return self.documents.count_documents({"_id": submission_id}, limit=1) == 1
+
+    def remove_reviewer(self, submission_id: str, reviewer_id: str) -> bool:
+        """Take a reviewer's read access away for good (a repeat changes nothing); return whether it exists."""
+        result = self.documents.update_one(
+            {"_id": submission_id},
+            {"$pull": {"reviewer_ids": reviewer_id}, "$addToSet": {"revoked_reviewer_ids": reviewer_id}},
+        )
         return result.matched_count == 1

@@ -41,7 +41,11 @@ class GradeSchema(StrictSchema):
     """The grade peer review (or the teacher) gave a submission."""
 
     grade = fields.Float(metadata={"description": "A fraction of the rubric's maximum, 0 to 1", "example": 0.8})
-    scores = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"example": {"Accuracy": 4}})
+    scores = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "The consensus score per rubric criterion", "example": {"Accuracy": 4.0}},
+    )
     feedback = fields.String()
     review_count = fields.Integer()
     overridden = fields.Boolean(metadata={"description": "Whether a teacher replaced the peers' consensus"})

@@ -63,7 +63,13 @@ class SubmissionRepository(Protocol):
 
     def search(self, query: SubmissionQuery, *, limit: int, offset: int) -> tuple[list[Submission], int]: ...
 
-    def add_reviewer(self, submission_id: str, reviewer_id: str) -> bool: ...
+    def add_reviewer(self, submission_id: str, reviewer_id: str) -> bool:
+        """Let a reviewer read the submission unless their access was revoked; return whether it exists."""
+        ...
+
+    def remove_reviewer(self, submission_id: str, reviewer_id: str) -> bool:
+        """Take a reviewer's read access away for good; return whether the submission exists."""
+        ...
 
 
 class ResourceRepository(Protocol):

@@ -236,6 +236,15 @@ def record_assignments(events: Sequence[tuple[Event, Mapping[str, Any]]], *, con
             log.warning("review_assigned_to_unknown_submission", event_id=event.id, submission_id=data["target_id"])
 
 
+def revoke_assignments(events: Sequence[tuple[Event, Mapping[str, Any]]], *, context: Context) -> None:
+    """Take read access away from reviewers whose assignment ended without a review (`review.declined`)."""
+    for event, data in events:
+        if data["target_kind"] != TargetKind.SUBMISSION:
+            continue
+        if not context.submissions.remove_reviewer(data["target_id"], data["reviewer_id"]):
+            log.warning("review_declined_on_unknown_submission", event_id=event.id, submission_id=data["target_id"])
+
+
 def record_grades(events: Sequence[tuple[Event, Mapping[str, Any]]], *, context: Context) -> None:
     """Store consensus grades (`target.graded`) on submissions; a later grade replaces an earlier one."""
     for event, data in events:
