@@ -8,7 +8,7 @@ period and publishes them again. Consumers are idempotent by event id, so a seco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,8 @@ from shared.faults import crash_point
 
 OUTBOX_FIELD = "_outbox"
 OUTBOX_SINCE_FIELD = "_outbox_since"
+# Events published per job when many documents are written at once (an allocation of a whole class).
+DISPATCH_BATCH = 500
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +89,31 @@ class Outbox:
             return False
         crash_point("outbox.after_publish")
         self._clear(collection, document_id, [event.id for event in events])
+        return True
+
+    def dispatch_many(self, collection: str, pending: Mapping[Any, Sequence[Event]]) -> bool:
+        """Publish the events just written with many documents, a batch per job; on failure leave them for the relay.
+
+        Publishing in batches of DISPATCH_BATCH events keeps each job (and the consumer's batch) bounded.
+        """
+        items = [(document_id, event) for document_id, events in pending.items() for event in events]
+        for start in range(0, len(items), DISPATCH_BATCH):
+            chunk = items[start : start + DISPATCH_BATCH]
+            crash_point("outbox.before_publish")
+            try:
+                self.publish([event for _, event in chunk])
+            except Exception as error:
+                log.warning("outbox_publish_deferred", collection=collection, error=str(error), count=len(chunk))
+                return False
+            crash_point("outbox.after_publish")
+            documents = self._database()[collection]
+            document_ids = list({document_id for document_id, _ in chunk})
+            documents.update_many(
+                {"_id": {"$in": document_ids}}, {"$unset": {f"{OUTBOX_FIELD}.{event.id}": "" for _, event in chunk}}
+            )
+            documents.update_many(
+                {"_id": {"$in": document_ids}, OUTBOX_FIELD: {}}, {"$unset": {OUTBOX_FIELD: "", OUTBOX_SINCE_FIELD: ""}}
+            )
         return True
 
     def _clear(self, collection: str, document_id: Any, event_ids: Sequence[str]) -> None:

@@ -14,11 +14,13 @@ from typing import Any, ClassVar
 
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from shared.contracts.events import Event
 from shared.outbox import OUTBOX_FIELD, OUTBOX_SINCE_FIELD, Outbox, ensure_outbox_index, outbox_fields, with_outbox
 
+# The server's code for a write a unique index refuses.
+DUPLICATE_KEY = 11000
 # Reads never return the events waiting in a document's outbox.
 PUBLIC_PROJECTION: Mapping[str, int] = {OUTBOX_FIELD: 0, OUTBOX_SINCE_FIELD: 0}
 
@@ -82,6 +84,29 @@ class Store:
         self.collection(name).insert_one({**document, **outbox_fields(events, _pending_since(events))})
         if outbox is not None:
             outbox.dispatch(name, document["_id"], events)
+
+    def insert_many(self, name: str, items: Sequence[tuple[Mapping[str, Any], Sequence[Event]]]) -> list[Any]:
+        """Insert documents with their events in one unordered bulk write; return the ids inserted.
+
+        A document a unique index refuses is skipped with its events (it exists already); the events of the
+        others are dispatched together, in batches.
+        """
+        if not items:
+            return []
+        outbox = self._outbox_for(name, [event for _, events in items for event in events])
+        documents = [{**document, **outbox_fields(events, _pending_since(events))} for document, events in items]
+        refused: set[int] = set()
+        try:
+            self.collection(name).insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            failures = error.details.get("writeErrors", [])
+            if any(failure.get("code") != DUPLICATE_KEY for failure in failures):
+                raise
+            refused = {failure["index"] for failure in failures}
+        inserted = [(document, events) for index, (document, events) in enumerate(items) if index not in refused]
+        if outbox is not None:
+            outbox.dispatch_many(name, {document["_id"]: events for document, events in inserted if events})
+        return [document["_id"] for document, _ in inserted]
 
     def update(
         self, name: str, filters: Mapping[str, Any], update: dict[str, Any], events: Sequence[Event] = ()

@@ -81,8 +81,9 @@ class ChallengeData(_Payload):
 class SubmissionData(_Audience):
     """`submission.submitted`, `submission.revised`, `submission.withdrawn`: a learner's submission.
 
-    `cohorts` are the author's; `tags` the challenge's. `review` and `rubric` repeat the challenge's
-    settings so peer review can assign reviewers without calling back.
+    `cohorts` are the author's; `tags` the challenge's. `review`, `rubric`, `points` and
+    `challenge_cohorts` (the challenge's audience; empty: everyone) repeat the challenge's settings so peer
+    review can assign reviewers and grade without calling back.
     """
 
     submission_id = _id(required=True)
@@ -93,6 +94,8 @@ class SubmissionData(_Audience):
     review = fields.Nested(_Review, required=True)
     rubric = fields.List(fields.Nested(_Criterion), load_default=list)
     ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    points = fields.Integer(load_default=0, strict=True)
+    challenge_cohorts = _names()
 
 
 class ResourceEndorsedData(_Audience):

@@ -164,6 +164,8 @@ def test_a_submission_is_stored_as_version_one_and_announced_with_what_peer_revi
         "review": {"reviewers_per_submission": 2, "due_hours": 48, "blind": True},
         "rubric": [{"criterion": "Accuracy", "max_score": 5}],
         "ends_at": challenge.ends_at,
+        "points": 100,
+        "challenge_cohorts": ["7a"],
     }
 
 

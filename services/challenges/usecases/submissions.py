@@ -51,6 +51,8 @@ def submission_payload(submission: Submission, challenge: Challenge, cohorts: tu
         },
         "rubric": [{"criterion": c.criterion, "max_score": c.max_score} for c in challenge.rubric],
         "ends_at": challenge.ends_at.isoformat() if challenge.ends_at else None,
+        "points": challenge.points,
+        "challenge_cohorts": list(challenge.cohorts),
     }
 
 

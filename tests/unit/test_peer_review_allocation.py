@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.peer_review.domain.assignment import (
+from services.peer_review.domain.allocation import (
     Pairing,
     Person,
     Slot,
