@@ -100,6 +100,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "peer_review",
         5002,
         gateway_paths=("assignments", "allocations", "reviews", "reviewers", "targets"),
+        # Challenges' rules and close, submissions to review, knowledge updates to verify (and their fate).
+        consumes=_types(
+            EventType.CHALLENGE_PUBLISHED,
+            EventType.CHALLENGE_CLOSED,
+            EventType.SUBMISSION_SUBMITTED,
+            EventType.SUBMISSION_REVISED,
+            EventType.SUBMISSION_WITHDRAWN,
+            EventType.RESOURCE_REVISION_PROPOSED,
+            EventType.RESOURCE_REVISION_ACCEPTED,
+            EventType.RESOURCE_REVISION_REJECTED,
+        ),
     ),
     ServiceSpec(
         "leaderboards",

@@ -84,6 +84,24 @@ class ServiceContext:
     readiness: Mapping[str, Callable[[], object]] = field(default_factory=dict)
 
 
+class PathParameters:
+    """A service's path parameters, described once: name -> (description, example or None for ids)."""
+
+    def __init__(self, table: Mapping[str, tuple[str, Any]]) -> None:
+        self.table = dict(table)
+
+    def __call__(self, *names: str) -> list[dict[str, Any]]:
+        """Return the OpenAPI description of these parameters, for `Blueprint.route(parameters=...)`."""
+        parameters = []
+        for name in names:
+            description, example = self.table[name]
+            parameter: dict[str, Any] = {"in": "path", "name": name, "description": description}
+            if example is not None:
+                parameter["example"] = example
+            parameters.append(parameter)
+        return parameters
+
+
 def page(items: Sequence[Any], total: int) -> dict[str, Any]:
     """Return a list answer: `{items, total}` (total counts every match, not only this page)."""
     return {"items": list(items), "total": total}

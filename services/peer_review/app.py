@@ -5,18 +5,23 @@ from __future__ import annotations
 from flask import Flask
 
 from services.peer_review.bootstrap import Dependencies, build, periodic_tasks
+from services.peer_review.routes import allocations, assignments, reviews
+from services.peer_review.schemas import PeerReviewProblemSchema
 from services.peer_review.settings import load_settings
 from shared.settings import Settings
 from shared.web import ServiceApi, create_service_app
 
-DESCRIPTION = """Peer review: review assignments, reviews with the challenge rubric, consensus grades and
-verification of knowledge updates. Errors are `application/problem+json` (RFC 9457)."""
+DESCRIPTION = """Peer review: review assignments (pushed to reviewers, or pulled from a queue), blind reviews with
+the challenge's rubric, consensus grades, reviewers' reliability, and peers' verification of knowledge updates.
+
+Every endpoint needs `Authorization: Bearer <JWT>`. Errors are `application/problem+json` (RFC 9457)."""
 
 
 API = ServiceApi(
     title="Connective: peer review",
     description=DESCRIPTION,
-    blueprints=(),
+    blueprints=(assignments.blp, reviews.blp, allocations.blp),
+    problem_schema=PeerReviewProblemSchema,
 )
 
 

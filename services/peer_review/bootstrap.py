@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
-from services.peer_review.settings import load_settings
-from shared.runtime import Runtime
+from services.peer_review.repository import MongoRepositories
+from services.peer_review.settings import load_review_policy, load_settings
+from services.peer_review.usecases.assignments import expire_lapsed_claims
+from services.peer_review.usecases.context import Context, ReviewPolicy
+from services.peer_review.usecases.reviews import grade_complete_targets
+from shared.runtime import Runtime, outbox_relay
 from shared.settings import Settings
-from shared.usecase import UseCaseContext
 from shared.worker import PeriodicTask
 
 
@@ -18,15 +21,28 @@ class Dependencies:
     """Everything the peer-review service talks to."""
 
     runtime: Runtime
+    repositories: MongoRepositories
+    policy: ReviewPolicy = field(default_factory=ReviewPolicy)
 
-    def context(self, request_id: Callable[[], str | None] = lambda: None) -> UseCaseContext:
+    def context(self, request_id: Callable[[], str | None] = lambda: None) -> Context:
         """Return a use-case context; requests pass how to read their request id, jobs and timers need none."""
-        return self.runtime.context(UseCaseContext, request_id)
+        repositories = self.repositories
+        return self.runtime.context(
+            Context,
+            request_id,
+            targets=repositories.targets,
+            assignments=repositories.assignments,
+            reviews=repositories.reviews,
+            people=repositories.people,
+            challenges=repositories.challenges,
+            policy=self.policy,
+        )
 
 
-def build(settings: Settings) -> Dependencies:
+def build(settings: Settings, policy: ReviewPolicy | None = None) -> Dependencies:
     """Wire the service's dependencies from settings (clients connect lazily, after any fork)."""
-    return Dependencies(runtime=Runtime.from_settings(settings))
+    runtime = Runtime.from_settings(settings)
+    return Dependencies(runtime=runtime, repositories=MongoRepositories(runtime), policy=policy or load_review_policy())
 
 
 @cache
@@ -35,6 +51,19 @@ def process_dependencies() -> Dependencies:
     return build(load_settings())
 
 
-def periodic_tasks(_dependencies: Dependencies) -> list[PeriodicTask]:
-    """Return the housekeeping this service's worker runs on a timer (none until it writes events)."""
-    return []
+def periodic_tasks(dependencies: Dependencies) -> list[PeriodicTask]:
+    """Return the worker's timers: the outbox relay, lapsed claims back to the pool, grading what is complete."""
+    settings = dependencies.runtime.settings
+    return [
+        *outbox_relay(dependencies.repositories.store, settings),
+        PeriodicTask(
+            "expire_lapsed_claims",
+            settings.repair_interval_seconds,
+            lambda: expire_lapsed_claims(context=dependencies.context()),
+        ),
+        PeriodicTask(
+            "grade_complete_targets",
+            settings.repair_interval_seconds,
+            lambda: grade_complete_targets(context=dependencies.context()),
+        ),
+    ]

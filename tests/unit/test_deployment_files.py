@@ -25,6 +25,7 @@ from ruamel.yaml import YAML
 
 from devstack.topology import GATEWAY_PORT, GATEWAY_ROUTES, SERVICES, ServiceSpec, service
 from services.challenges.settings import load_freshness_policy
+from services.peer_review.settings import load_review_policy
 from shared.faults import CRASH_VARIABLE
 from shared.registry import SERVICE_NAMES
 from shared.settings import ENVIRONMENT_VARIABLES as SHARED_VARIABLES
@@ -445,16 +446,17 @@ class RecordingEnviron(dict[str, str]):
 
 
 def variables_read_by_the_services(monkeypatch: pytest.MonkeyPatch, metrics_dir: Path) -> set[str]:
-    """Return every variable a service process reads: its settings, the challenges' freshness, gunicorn's config."""
+    """Return every variable a service process reads: its settings, the services' own policies, gunicorn's config."""
     wiring = {"MONGO_URL": "mongomock://", "REDIS_URL": "redis://127.0.0.1:6379/0", "JWT_SECRET": "test-secret"}
     names: set[str] = set()
     for service_name in SERVICE_NAMES:
         environ = RecordingEnviron(wiring)
         Settings.from_env(service_name, environ)
         names |= environ.names
-    environ = RecordingEnviron({})
-    load_freshness_policy(environ)
-    names |= environ.names
+    for load in (load_freshness_policy, load_review_policy):
+        environ = RecordingEnviron({})
+        load(environ)
+        names |= environ.names
     # gunicorn_conf reads os.environ as it is loaded; read it with a recording environment in its place.
     environ = RecordingEnviron({"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
     monkeypatch.setattr(os, "environ", environ)

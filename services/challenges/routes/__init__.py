@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from services.challenges.schemas import ChallengesProblemSchema
 from services.challenges.usecases.context import Context
 from shared.contracts.auth import Role
-from shared.web import ErrorDocs
+from shared.web import ErrorDocs, PathParameters
 from shared.web import use_case_context as request_context
 
 # Path converter for object ids: anything else answers 404 before a view runs.
@@ -40,22 +40,12 @@ def use_case_context() -> Context:
 
 
 # name -> (description, example); ids take their example from the objectid converter's schema.
-_PATH_PARAMETERS: dict[str, tuple[str, Any]] = {
-    "challenge_id": ("The challenge's id", None),
-    "submission_id": ("The submission's id", None),
-    "resource_id": ("The resource's id", None),
-    "revision_id": ("The proposed revision's id", None),
-    "version": ("A version number of the submission (1 is the first)", 1),
-}
-
-
-def path_parameters(*names: str) -> list[dict[str, Any]]:
-    """Return the OpenAPI description of these path parameters, for `Blueprint.route(parameters=...)`."""
-    parameters = []
-    for name in names:
-        description, example = _PATH_PARAMETERS[name]
-        parameter: dict[str, Any] = {"in": "path", "name": name, "description": description}
-        if example is not None:
-            parameter["example"] = example
-        parameters.append(parameter)
-    return parameters
+path_parameters = PathParameters(
+    {
+        "challenge_id": ("The challenge's id", None),
+        "submission_id": ("The submission's id", None),
+        "resource_id": ("The resource's id", None),
+        "revision_id": ("The proposed revision's id", None),
+        "version": ("A version number of the submission (1 is the first)", 1),
+    }
+)

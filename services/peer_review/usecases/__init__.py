@@ -1,0 +1,1 @@
+"""Use cases of the peer-review service: one function each, dependencies keyword-only."""
