@@ -28,6 +28,7 @@ from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event, EventType
 from shared.contracts.vocabulary import TargetKind
 from shared.domain import Forbidden, InvalidField, InvalidState, NotFound
+from shared.faults import crash_point
 from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ log = structlog.get_logger(__name__)
 # How many open targets the pull queue looks at (oldest first) to find one for the caller.
 QUEUE_WINDOW = 500
 LAPSED_BATCH = 200
+ASSIGNMENT_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,12 @@ def create_assignments(
             mode=mode.value,
         )
         made.append((assignment, [event]))
-    stored = set(context.assignments.add_many(made, origin=origin))
+    stored: set[str] = set()
+    # In batches, so a class's allocation is a few bulk writes; a crash between two leaves only whole
+    # assignments, and running the allocation again adds the rest.
+    for start in range(0, len(made), ASSIGNMENT_BATCH):
+        stored.update(context.assignments.add_many(made[start : start + ASSIGNMENT_BATCH], origin=origin))
+        crash_point("peer_review.assignments.after_batch")
     return [assignment for assignment, _ in made if assignment.id in stored]
 
 
