@@ -15,7 +15,7 @@ ROLE ?= learner
 COHORTS ?=
 JWT_SECRET ?= connective-development-secret-change-me
 
-.PHONY: help install ferretdb run test test-unit test-integration test-e2e lint format token compose-check clean
+.PHONY: help install ferretdb run test test-unit test-integration test-e2e bench lint format token compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test-integration: $(STAMP) ## Run the integration tests (real Redis and FerretDB
 
 test-e2e: $(STAMP) ## Run the end-to-end tests (services as real processes)
 	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Run the benchmarks; each prints its figures against a bare baseline measured in the same run
+	$(PYTHON) -m bench.allocation
 
 lint: $(STAMP) ## Check style, types and the import contracts (ruff, mypy, import-linter)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each prints its figures and their ratio to a bare baseline run beside it."""
