@@ -172,6 +172,15 @@ class Review:
     rated_at: datetime | None = None
     # Filled once the target is graded: how close the review came to the consensus (0 to 1).
     accuracy: float | None = None
+    # The rubric's highest total, so the review's normalised score is known without its target.
+    rubric_total: int = 0
+
+    @property
+    def normalised_score(self) -> float | None:
+        """Return the review's total over the rubric's total (0 to 1), or None for a verdict."""
+        if self.scores is None or self.rubric_total <= 0:
+            return None
+        return sum(self.scores.values()) / self.rubric_total
 
     @property
     def target_key(self) -> str:
@@ -255,6 +264,7 @@ def review_of(
         submitted_at=now,
         late=assignment.late(now),
         outside_cohorts=outside_cohorts,
+        rubric_total=sum(criterion.max_score for criterion in target.rules.rubric),
     )
 
 

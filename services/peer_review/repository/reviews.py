@@ -46,6 +46,7 @@ def _document(review: Review) -> dict[str, Any]:
         "helpfulness": review.helpfulness,
         "rated_at": review.rated_at,
         "accuracy": review.accuracy,
+        "rubric_total": review.rubric_total,
     }
 
 
@@ -70,6 +71,7 @@ def _review(document: dict[str, Any]) -> Review:
         helpfulness=document.get("helpfulness"),
         rated_at=document.get("rated_at"),
         accuracy=document.get("accuracy"),
+        rubric_total=document.get("rubric_total", 0),
     )
 
 

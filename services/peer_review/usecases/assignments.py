@@ -246,12 +246,13 @@ def next_assignment(
     *, actor: Principal, context: Context, challenge_id: str | None = None, kind: TargetKind | None = None
 ) -> AssignmentView | None:
     """Claim the oldest eligible target with the fewest reviews; the claim lapses after the review's due hours."""
+    audiences: dict[str, tuple[str, ...] | None] = {}
     candidates = [
         target
         for target in context.targets.open_targets(
             kind=kind.value if kind else None, challenge_id=challenge_id, limit=QUEUE_WINDOW
         )
-        if _may_pull(target, actor, context)
+        if _may_pull(target, actor, audiences, context)
     ]
     if not candidates:
         return None
@@ -265,13 +266,16 @@ def next_assignment(
     return views_of(created, context)[0] if created else None
 
 
-def _may_pull(target: Target, actor: Principal, context: Context) -> bool:
+def _may_pull(target: Target, actor: Principal, audiences: dict[str, tuple[str, ...] | None], context: Context) -> bool:
+    """Return whether the caller may claim the target: a revision anyone but its proposer and owner; a
+    submission anyone the challenge is open to (its audience read once per challenge into `audiences`)."""
     if target.kind == TargetKind.REVISION:
-        # Anyone signed in may verify a knowledge update but its proposer and the resource's owner.
         return actor.user_id not in (target.author_id, target.owner_id)
     if target.challenge_id is None:
         return False
-    audience = context.challenges.cohorts_of(target.challenge_id)
+    if target.challenge_id not in audiences:
+        audiences[target.challenge_id] = context.challenges.cohorts_of(target.challenge_id)
+    audience = audiences[target.challenge_id]
     return not audience or bool(set(audience) & set(actor.cohorts))
 
 

@@ -173,20 +173,12 @@ def _consensus_of(target: Target, reviews: Sequence[Review], context: Context) -
 
 
 def _history(context: Context) -> list[Observation]:
-    """Return what the reviewer model learns from: each graded review's score against its target."""
-    observations: list[Observation] = []
-    rubric_totals: dict[str, int] = {}
-    for review in context.reviews.graded_history(context.policy.history_size):
-        if review.scores is None or review.accuracy is None:
-            continue
-        key = review.target_key
-        if key not in rubric_totals:
-            target = context.targets.get(review.kind, review.target_id)
-            rubric_totals[key] = sum(c.max_score for c in target.rules.rubric) if target else 0
-        total = rubric_totals[key]
-        if total > 0:
-            observations.append(Observation(key, review.reviewer_id, sum(review.scores.values()) / total))
-    return observations
+    """Return what the reviewer model learns from: each graded review's normalised score against its target."""
+    return [
+        Observation(review.target_key, review.reviewer_id, score)
+        for review in context.reviews.graded_history(context.policy.history_size)
+        if review.accuracy is not None and (score := review.normalised_score) is not None
+    ]
 
 
 def _grade_submission(target: Target, reviews: Sequence[Review], context: Context) -> tuple[Target | None, list[Event]]:
@@ -267,14 +259,14 @@ def _generosity(
         graded.append(extra[0])
     edges: list[collusion.ReviewEdge] = []
     for target in graded:
-        total = sum(criterion.max_score for criterion in target.rules.rubric)
-        if target.grade is None or total == 0:
+        if target.grade is None:
             continue
         reviews = extra[1] if extra is not None and extra[0].key == target.key else None
         for review in reviews if reviews is not None else context.reviews.of_target(target.kind, target.target_id):
-            if review.scores is None:
+            score = review.normalised_score
+            if score is None:
                 continue
-            generosity = sum(review.scores.values()) / total - target.grade.grade
+            generosity = score - target.grade.grade
             edges.append(collusion.ReviewEdge(review.reviewer_id, target.author_id, review.id, generosity))
     return edges
 
