@@ -23,7 +23,7 @@ from services.peer_review.domain.reviews import (
     Target,
     TargetStatus,
 )
-from services.peer_review.usecases import assignments
+from services.peer_review.usecases import assignments, reviews
 from services.peer_review.usecases.context import Context
 from shared.consumer import Received
 from shared.contracts.events import Event, EventType
@@ -54,6 +54,7 @@ def receive_challenges(received: Sequence[Received], *, context: Context) -> Non
         if event.type == EventType.CHALLENGE_CLOSED:
             context.challenges.close(challenge_id, data["owner_id"], data.get("closed_at") or event.occurred_at)
             assignments.allocate_challenge(challenge_id, context)
+            reviews.grade_complete_targets(context=context, challenge_id=challenge_id)
 
 
 def receive_submissions(received: Sequence[Received], *, context: Context) -> None:

@@ -142,7 +142,7 @@ def conclude(target: Target, context: Context) -> Target:
         if not target.open:
             return target
         reviews = context.reviews.of_target(target.kind, target.target_id)
-        if len(reviews) < reviews_wanted(target):
+        if not reviews or len(reviews) < _reviews_expected(target, context):
             return target
         if target.kind == TargetKind.REVISION:
             concluded, events = _decide_revision(target, reviews, context)
@@ -158,10 +158,23 @@ def conclude(target: Target, context: Context) -> Target:
     raise InvalidState("The target kept changing while it was graded; it will be graded on the next try")
 
 
-@dataclass(frozen=True)
-class _Graded:
-    consensus: consensus.Consensus
-    reviews: tuple[Review, ...]
+def _reviews_expected(target: Target, context: Context) -> int:
+    """Return how many reviews complete a target: as many as wanted, or once submissions have closed, as
+    many as the class can give (a class smaller than the reviewers wanted plus one cannot give more)."""
+    wanted = reviews_wanted(target)
+    if target.kind != TargetKind.SUBMISSION or target.challenge_id is None:
+        return wanted
+    if context.challenges.closed_at(target.challenge_id) is None:
+        return wanted
+    assignments = context.assignments.of_target(target.kind, target.target_id)
+    refused = {assignment.reviewer_id for assignment in assignments if not assignment.active}
+    peers = {
+        other.author_id
+        for other in context.targets.of_challenge(target.challenge_id)
+        if other.kind == TargetKind.SUBMISSION and other.status != TargetStatus.WITHDRAWN
+    } - {target.author_id} - refused
+    active = sum(1 for assignment in assignments if assignment.active)
+    return max(1, min(wanted, max(len(peers), active)))
 
 
 def _consensus_of(target: Target, reviews: Sequence[Review], context: Context) -> consensus.Consensus:
@@ -319,12 +332,14 @@ def _verified_event(
     return context.event(EventType.REVISION_VERIFIED, None, data, context.clock())
 
 
-def grade_complete_targets(*, context: Context, challenge_ids: Sequence[str] = ()) -> int:
-    """Grade every open target that has its reviews but no grade (after a crash between the two; on a timer)."""
+def grade_complete_targets(*, context: Context, challenge_id: str | None = None) -> int:
+    """Grade every open target that has its reviews but no grade; return how many were concluded.
+
+    Run on a timer (a crash between a review and the grade), and when a challenge's submissions close
+    (a class too small for the reviewers wanted is then complete with what it could give).
+    """
     concluded = 0
-    for target in context.targets.open_targets(kind=None, challenge_id=None, limit=1000):
-        if challenge_ids and target.challenge_id not in challenge_ids:
-            continue
+    for target in context.targets.open_targets(kind=None, challenge_id=challenge_id, limit=1000):
         if not conclude(target, context).open:
             concluded += 1
     return concluded
