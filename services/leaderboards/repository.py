@@ -9,13 +9,11 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
 
 from services.leaderboards.domain import LedgerEntry
 from shared.store import Repository
 
 LEDGER = "ledger"
-DUPLICATE_KEY = 11000
 
 
 # An entry is stored as its fields, keyed by its idempotency key.
@@ -49,16 +47,7 @@ class LedgerRepository(Repository):
 
     def append(self, entries: Sequence[LedgerEntry]) -> int:
         """Insert entries in one bulk write, skipping any already recorded; return how many were new."""
-        if not entries:
-            return 0
-        try:
-            result = self.documents.insert_many([_document(entry) for entry in entries], ordered=False)
-        except BulkWriteError as error:
-            others = [failure for failure in error.details["writeErrors"] if failure["code"] != DUPLICATE_KEY]
-            if others:
-                raise
-            return int(error.details["nInserted"])
-        return len(result.inserted_ids)
+        return len(self._store.insert_many(LEDGER, [(_document(entry), ()) for entry in entries]))
 
     def get_many(self, keys: Sequence[str]) -> list[LedgerEntry]:
         """Return the stored entries with these keys (what was recorded first is what counts)."""
