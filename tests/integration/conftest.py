@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from devstack.servers import RedisServer
 from services.challenges.app import create_app as create_challenges_app
 from services.leaderboards.app import create_app as create_leaderboards_app
+from services.peer_review.app import create_app as create_peer_review_app
 from shared.queues import make_queue
 from shared.settings import Settings
 from tests.conftest import SettingsFactory
@@ -47,6 +48,18 @@ def challenges_app(backend_settings: SettingsFactory) -> Iterator[Flask]:
 def challenges(challenges_app: Flask) -> FlaskClient:
     """Return a test client of the challenges app."""
     return challenges_app.test_client()
+
+
+@pytest.fixture
+def peer_review_app(backend_settings: SettingsFactory) -> Iterator[Flask]:
+    """Return the peer-review app."""
+    yield from _running(create_peer_review_app, backend_settings("peer_review"))
+
+
+@pytest.fixture
+def peer_review(peer_review_app: Flask) -> FlaskClient:
+    """Return a test client of the peer-review app."""
+    return peer_review_app.test_client()
 
 
 @pytest.fixture

@@ -19,9 +19,12 @@ from openapi_spec_validator import validate
 from services.challenges.app import API as CHALLENGES_API
 from services.leaderboards import usecases as leaderboards_usecases
 from services.leaderboards.app import API as LEADERBOARDS_API
+from services.peer_review.app import API as PEER_REVIEW_API
 from shared.contracts.payloads import load_payload
 from shared.web import ProblemSchema, ServiceApi
 from tests.factories import bearer, resource_shared_event
+from tests.integration.peer_review_world import OWNER_TEACHER, REVIEWER, Classroom
+from tests.integration.peer_review_world import build_world as build_peer_review_world
 from tests.integration.world import LEARNER, build_world
 
 pytestmark = pytest.mark.integration
@@ -31,7 +34,7 @@ PROBLEM = "application/problem+json"
 METHODS = {"get", "post", "put", "patch", "delete"}
 # The members of RFC 9457 problem details every service's problem schema documents.
 RFC_9457_MEMBERS = {"type", "title", "status", "detail"}
-SERVICE_APIS = {"challenges": CHALLENGES_API, "leaderboards": LEADERBOARDS_API}
+SERVICE_APIS = {"challenges": CHALLENGES_API, "leaderboards": LEADERBOARDS_API, "peer_review": PEER_REVIEW_API}
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -120,7 +123,9 @@ def test_every_response_is_described_with_an_example(service_spec: tuple[str, di
                 assert "example" in body or "examples" in body, f"{label} has no example"
 
 
-def test_every_operation_documents_the_errors_it_can_give(spec: dict[str, Any]) -> None:
+@pytest.mark.parametrize("service", ["challenges", "peer_review"])
+def test_every_operation_documents_the_errors_it_can_give(service: str, request: pytest.FixtureRequest) -> None:
+    spec = _document(request.getfixturevalue(service))
     for path, method, operation in _operations(spec):
         documented = {status for status in operation["responses"] if status != "default"}
         expected = {"401", "403"}
@@ -161,12 +166,20 @@ def test_the_challenges_problem_schema_documents_what_its_conflicts_point_at(spe
     assert {"errors", "existing_id", "missing_prerequisites", "max_versions"} <= set(problem["properties"])
 
 
-def test_the_documents_are_valid_openapi(challenges: FlaskClient, leaderboards: FlaskClient) -> None:
-    for client in (challenges, leaderboards):
+def test_the_peer_review_problem_schema_documents_the_review_a_conflict_points_at(peer_review: FlaskClient) -> None:
+    problem = _resolve(_document(peer_review), _problem_reference(PEER_REVIEW_API))
+    assert {"errors", "existing_id"} <= set(problem["properties"])
+
+
+def test_the_documents_are_valid_openapi(
+    challenges: FlaskClient, leaderboards: FlaskClient, peer_review: FlaskClient
+) -> None:
+    for client in (challenges, leaderboards, peer_review):
         validate(client.get("/openapi.json").get_json())
 
 
-def test_every_example_matches_its_schema(spec: dict[str, Any]) -> None:
+def test_every_example_matches_its_schema(service_spec: tuple[str, dict[str, Any]]) -> None:
+    _service, spec = service_spec
     checked = 0
     for path, method, operation in _operations(spec):
         bodies = (
@@ -237,3 +250,19 @@ def test_every_leaderboards_list_ignores_unknown_query_parameters(
     for template in paths:
         path = template.replace("{board}", "global").replace("{user_id}", "alice")
         _same_answer_with_an_unknown_parameter(leaderboards, path, bearer("alice"))
+
+
+def test_every_peer_review_list_ignores_unknown_query_parameters(
+    peer_review_app: Flask, peer_review: FlaskClient
+) -> None:
+    """The stated rule: an unknown query parameter is ignored (an unknown JSON body field is refused with 422)."""
+    world = build_peer_review_world(Classroom(peer_review_app))
+    lists = {"/assignments": ({}, REVIEWER), "/allocations": ({"challenge_id": world.challenge_id}, OWNER_TEACHER)}
+    assert sorted(_list_operations(peer_review)) == sorted(lists)
+    for path, (query, headers) in lists.items():
+        plain = peer_review.get(path, query_string=query, headers=headers)
+        assert plain.status_code == 200, f"{path}: {plain.get_data(as_text=True)}"
+        assert plain.get_json()["total"] > 0, f"{path} lists nothing, so the comparison would show nothing"
+        with_unknown = peer_review.get(path, query_string={**query, "unknown": "1"}, headers=headers)
+        assert with_unknown.status_code == 200, f"{path}?unknown=1: {with_unknown.get_data(as_text=True)}"
+        assert with_unknown.get_json() == plain.get_json(), path

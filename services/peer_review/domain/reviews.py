@@ -100,6 +100,9 @@ class Target:
     details: Mapping[str, object] | None = None
     # Counts saved changes; a save succeeds only against the sequence it was read at.
     sequence: int = 1
+    # Review rounds: a graded or withdrawn submission that comes back as a new version is reviewed afresh;
+    # only the assignments and reviews of the current round count.
+    round: int = 1
 
     @property
     def key(self) -> str:
@@ -134,6 +137,8 @@ class Assignment:
     status: AssignmentStatus = AssignmentStatus.ASSIGNED
     ended_at: datetime | None = None
     review_id: str | None = None
+    # The target's review round it was made in.
+    round: int = 1
 
     @property
     def target_key(self) -> str:
@@ -174,6 +179,8 @@ class Review:
     accuracy: float | None = None
     # The rubric's highest total, so the review's normalised score is known without its target.
     rubric_total: int = 0
+    # The target's review round it belongs to.
+    round: int = 1
 
     @property
     def normalised_score(self) -> float | None:
@@ -249,6 +256,8 @@ def review_of(
         raise InvalidState(f"This assignment was {assignment.status.value}; it takes no review")
     if not target.open:
         raise InvalidState(f"This {target.kind.value} is {target.status.value}; it takes no more reviews")
+    if assignment.round != target.round:
+        raise InvalidState("This assignment was for an earlier version; the new version is reviewed afresh")
     checked_scores, checked_verdict = _checked_content(target, scores, verdict)
     return Review(
         id=review_id,
@@ -265,6 +274,7 @@ def review_of(
         late=assignment.late(now),
         outside_cohorts=outside_cohorts,
         rubric_total=sum(criterion.max_score for criterion in target.rules.rubric),
+        round=target.round,
     )
 
 
@@ -343,15 +353,21 @@ class Viewer(StrEnum):
     NONE = "none"
 
 
-def viewer_of(target: Target, user_id: str, *, reviewed: bool, is_staff: bool, is_admin: bool) -> Viewer:
-    """Return how the caller relates to the target: its author, one of its reviewers, its teacher or an admin."""
-    if user_id == target.author_id:
+def viewer_of(
+    target: Target, user_id: str, *, reviewing: bool, is_teacher: bool, is_admin: bool, is_service: bool
+) -> Viewer:
+    """Return how the caller relates to the target.
+
+    Its author; staff (admins, services, the challenge's teacher, and for a revision any teacher, who may
+    break a tie); for a revision, the resource's owner sees it as its author does; one of its current
+    reviewers (`reviewing`); or nobody it exists for.
+    """
+    revision = target.kind == TargetKind.REVISION
+    if user_id == target.author_id or (revision and user_id == target.owner_id and not is_teacher):
         return Viewer.AUTHOR
-    if is_admin or (is_staff and (target.owner_id in (None, user_id))):
+    if is_admin or is_service or (is_teacher and (revision or target.owner_id in (None, user_id))):
         return Viewer.STAFF
-    if reviewed:
-        return Viewer.REVIEWER
-    return Viewer.NONE
+    return Viewer.REVIEWER if reviewing else Viewer.NONE
 
 
 def aliases(reviews: Sequence[Review]) -> dict[str, str]:

@@ -51,6 +51,7 @@ def _document(assignment: Assignment, origin: str) -> dict[str, Any]:
         "status": assignment.status.value,
         "ended_at": assignment.ended_at,
         "review_id": assignment.review_id,
+        "round": assignment.round,
     }
 
 
@@ -69,6 +70,7 @@ def _assignment(document: dict[str, Any]) -> Assignment:
         status=AssignmentStatus(document["status"]),
         ended_at=document.get("ended_at"),
         review_id=document.get("review_id"),
+        round=document.get("round", 1),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -24,6 +25,7 @@ def create_indexes(database: Database[Any]) -> None:
     reviews.create_index([("target_key", ASCENDING), ("submitted_at", ASCENDING)])
     reviews.create_index([("reviewer_id", ASCENDING), ("submitted_at", DESCENDING)])
     reviews.create_index([("accuracy", ASCENDING), ("submitted_at", DESCENDING)])
+    reviews.create_index([("submitted_at", ASCENDING)])
 
 
 def _document(review: Review) -> dict[str, Any]:
@@ -47,6 +49,7 @@ def _document(review: Review) -> dict[str, Any]:
         "rated_at": review.rated_at,
         "accuracy": review.accuracy,
         "rubric_total": review.rubric_total,
+        "round": review.round,
     }
 
 
@@ -72,6 +75,7 @@ def _review(document: dict[str, Any]) -> Review:
         rated_at=document.get("rated_at"),
         accuracy=document.get("accuracy"),
         rubric_total=document.get("rubric_total", 0),
+        round=document.get("round", 1),
     )
 
 
@@ -125,6 +129,14 @@ class ReviewRepository(Repository):
             .limit(limit)
         )
         return [_review(document) for document in cursor]
+
+    def reviewed_targets_since(self, since: datetime) -> list[tuple[TargetKind, str]]:
+        """Return the targets reviewed since a moment (kind and id, each once), oldest review first."""
+        cursor = self.documents.find({"submitted_at": {"$gte": since}}, {"kind": 1, "target_id": 1}).sort(
+            [("submitted_at", ASCENDING), ("_id", ASCENDING)]
+        )
+        found = {(TargetKind(document["kind"]), document["target_id"]): None for document in cursor}
+        return list(found)
 
     def save(self, review: Review, events: Sequence[Event] = ()) -> bool:
         """Store a review's new content, rating or accuracy with its events; return whether it exists."""

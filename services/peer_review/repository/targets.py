@@ -74,6 +74,7 @@ def _document(target: Target) -> dict[str, Any]:
         "resource_id": target.resource_id,
         "details": dict(target.details) if target.details else None,
         "sequence": target.sequence,
+        "round": target.round,
     }
 
 
@@ -101,6 +102,7 @@ def _target(document: dict[str, Any]) -> Target:
         resource_id=document.get("resource_id"),
         details=document.get("details"),
         sequence=document.get("sequence", 1),
+        round=document.get("round", 1),
     )
 
 
@@ -136,8 +138,8 @@ class TargetRepository(Repository):
         )
         return [_target(document) for document in cursor]
 
-    def open_targets(self, *, kind: str | None, challenge_id: str | None, limit: int) -> list[Target]:
-        """Return open targets, oldest first (the pull queue's candidates)."""
+    def open_targets(self, *, kind: str | None, challenge_id: str | None, limit: int, offset: int = 0) -> list[Target]:
+        """Return a page of open targets, oldest first (the pull queue's candidates)."""
         filters: dict[str, Any] = {"status": TargetStatus.OPEN.value}
         if kind is not None:
             filters["kind"] = kind
@@ -146,6 +148,7 @@ class TargetRepository(Repository):
         cursor = (
             self.documents.find(filters, PUBLIC_PROJECTION)
             .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            .skip(offset)
             .limit(limit)
         )
         return [_target(document) for document in cursor]

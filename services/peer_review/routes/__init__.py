@@ -19,9 +19,12 @@ STAFF = (Role.TEACHER, Role.ADMIN)
 documents_errors = ErrorDocs(
     PeerReviewProblemSchema,
     {
-        403: {"detail": "Only the challenge's teacher or an admin may see or change its allocation"},
+        403: {"detail": "This action needs one of these roles: teacher, admin"},
         404: {"detail": "No assignment with id 6b02e48625231e1d5301a2d1"},
-        409: {"detail": "You reviewed this already: edit your review with PUT /reviews/{id}"},
+        409: {
+            "detail": "You reviewed this already: edit your review with PUT /reviews/{id}",
+            "existing_id": "6b02e48625231e1d5301a2e1",
+        },
         422: {"detail": "The request has invalid fields: scores", "errors": {"scores": ["Score every criterion"]}},
     },
 )

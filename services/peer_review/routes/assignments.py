@@ -101,7 +101,11 @@ class OneAssignment(MethodView):
     @blp.response(200, AssignmentSchema, example=ASSIGNMENT_EXAMPLE)
     @documents_errors(blp, 401, 403, 404)
     def get(self, assignment_id: str) -> dict[str, Any]:
-        """Read one of my assignments (other people's do not exist for me)."""
+        """Read one of my assignments (other people's do not exist for me).
+
+        With its status, due time and whether it is late; for a revision, the change to verify (`details`).
+        Anyone else's assignment, or an unknown id, answers 404.
+        """
         return assignment_view(usecases.get_own(assignment_id, actor=authenticate(), context=use_case_context()))
 
 

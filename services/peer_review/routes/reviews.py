@@ -78,7 +78,11 @@ class OneReview(MethodView):
     @blp.response(200, ReviewSchema, example={**REVIEW_EXAMPLE, "edited_at": "2026-12-03T11:00:00.000000+00:00"})
     @documents_errors(blp, 400, 401, 403, 404, 409, 413, 422)
     def put(self, fields: dict[str, Any], review_id: str) -> Review:
-        """Edit my review, until its target is graded or decided (then 409)."""
+        """Edit my review, until its target is graded or decided (then 409).
+
+        The same fields as the review: scores for every rubric criterion (a submission) or a verdict (a
+        revision), and a comment; `edited_at` records the change. Anyone else's review answers 404.
+        """
         return usecases.edit(review_id, fields, actor=authenticate(), context=use_case_context())
 
 
@@ -110,6 +114,7 @@ class TargetReviews(MethodView):
         shown = usecases.target_reviews(TargetKind(kind), target_id, actor=authenticate(), context=use_case_context())
         return {
             **_target_view(shown.target),
+            "grade": shown.grade,
             "author_id": shown.author_id,
             "reviews_wanted": shown.reviews_wanted,
             "reviews": shown.reviews,
@@ -158,9 +163,14 @@ class Reviewer(MethodView):
             "trust": 0.78,
         },
     )
-    @documents_errors(blp, 401, 403)
+    @documents_errors(blp, 401, 403, 404)
     def get(self, user_id: str) -> dict[str, Any]:
-        """Read a reviewer's record and reliability: the reviewer themselves, teachers and admins."""
+        """Read a reviewer's record and reliability: the reviewer themselves, teachers and admins.
+
+        Counts of reviews (given, graded since, late), mean accuracy against the consensus and helpfulness
+        as authors rated it, and the reviewer model's bias, reliability and trust. Anyone else: 403; a user
+        id longer than 128 characters: 404.
+        """
         record = usecases.reviewer_record(user_id, actor=authenticate(), context=use_case_context())
         return {
             "reviewer_id": record.reviewer_id,

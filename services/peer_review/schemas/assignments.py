@@ -84,14 +84,6 @@ class AllocationCreateSchema(StrictSchema):
     challenge_id = ObjectId("challenge", required=True, metadata={"example": "6b02e48625231e1d5301a2b7"})
 
 
-class AllocationResultSchema(Schema):
-    """What an allocation did."""
-
-    challenge_id = fields.String()
-    created = fields.Integer(metadata={"description": "How many assignments it made (0 when nothing was short)"})
-    assignments = fields.List(fields.Nested(AssignmentSchema))
-
-
 class AllocationListQuerySchema(PageQuerySchema):
     """Whose allocation to list."""
 
@@ -104,6 +96,14 @@ class AllocatedAssignmentSchema(AssignmentSchema):
     """An assignment as the challenge's teacher sees it: with its reviewer."""
 
     reviewer_id = fields.String()
+
+
+class AllocationResultSchema(Schema):
+    """What an allocation did: the assignments it made, each with its reviewer."""
+
+    challenge_id = fields.String()
+    created = fields.Integer(metadata={"description": "How many assignments it made (0 when nothing was short)"})
+    assignments = fields.List(fields.Nested(AllocatedAssignmentSchema))
 
 
 class TargetAllocationSchema(Schema):

@@ -33,9 +33,12 @@ from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
 
-# How many open targets the pull queue looks at (oldest first) to find one for the caller.
+# The pull queue reads open targets a page at a time (oldest first), at most this many pages.
 QUEUE_WINDOW = 500
+QUEUE_PAGES = 40
 LAPSED_BATCH = 200
+# How many people active in a resource's tags are considered as its revision's verifiers.
+VERIFIER_POOL = 50
 ASSIGNMENT_BATCH = 100
 
 
@@ -80,7 +83,9 @@ def slots_of(
         if not target.open or (wanted is not None and target.key not in wanted):
             continue
         on_target = by_target.get(target.key, [])
-        active = [assignment for assignment in on_target if assignment.active]
+        # Reviewers of an earlier round stay off the target (never twice); only this round's count.
+        active = [assignment for assignment in on_target if assignment.active and assignment.round == target.round]
+        earlier = [assignment for assignment in on_target if assignment not in active]
         author = Person(target.author_id, frozenset(target.author_cohorts))
         slots.append(
             Slot(
@@ -88,7 +93,7 @@ def slots_of(
                 author=author,
                 needed=reviewers_needed(target, len(active)),
                 reviewers=frozenset(assignment.reviewer_id for assignment in active),
-                excluded=frozenset(assignment.reviewer_id for assignment in on_target if not assignment.active),
+                excluded=frozenset(assignment.reviewer_id for assignment in earlier),
                 diverse=any(
                     from_another_cohort(Person(a.reviewer_id, frozenset(a.reviewer_cohorts)), author) for a in active
                 ),
@@ -142,6 +147,7 @@ def create_assignments(
             challenge_id=target.challenge_id,
             reviewer_cohorts=tuple(sorted(reviewer.cohorts)),
             mode=mode,
+            round=target.round,
         )
         event = _assignment_event(
             EventType.REVIEW_ASSIGNED,
@@ -247,23 +253,28 @@ def next_assignment(
 ) -> AssignmentView | None:
     """Claim the oldest eligible target with the fewest reviews; the claim lapses after the review's due hours."""
     audiences: dict[str, tuple[str, ...] | None] = {}
-    candidates = [
-        target
-        for target in context.targets.open_targets(
-            kind=kind.value if kind else None, challenge_id=challenge_id, limit=QUEUE_WINDOW
-        )
-        if _may_pull(target, actor, audiences, context)
-    ]
-    if not candidates:
-        return None
-    assignments = context.assignments.of_targets([target.key for target in candidates])
     reviewer = Person(actor.user_id, frozenset(actor.cohorts))
-    chosen = allocation.next_target(reviewer, slots_of(candidates, assignments))
-    if chosen is None:
-        return None
-    target = _by_key(candidates)[chosen.target_id]
-    created = create_assignments([(target, reviewer)], mode=AssignmentMode.PULL, origin="queue", context=context)
-    return views_of(created, context)[0] if created else None
+    # Page through the open targets, oldest first, until a page holds one the caller may take: targets
+    # fully assigned but not yet reviewed stay open and may fill the first pages.
+    for page_number in range(QUEUE_PAGES):
+        page = context.targets.open_targets(
+            kind=kind.value if kind else None,
+            challenge_id=challenge_id,
+            limit=QUEUE_WINDOW,
+            offset=page_number * QUEUE_WINDOW,
+        )
+        candidates = [target for target in page if _may_pull(target, actor, audiences, context)]
+        assignments = context.assignments.of_targets([target.key for target in candidates])
+        chosen = allocation.next_target(reviewer, slots_of(candidates, assignments))
+        if chosen is not None:
+            target = _by_key(candidates)[chosen.target_id]
+            created = create_assignments(
+                [(target, reviewer)], mode=AssignmentMode.PULL, origin="queue", context=context
+            )
+            return views_of(created, context)[0] if created else None
+        if len(page) < QUEUE_WINDOW:
+            return None
+    return None
 
 
 def _may_pull(target: Target, actor: Principal, audiences: dict[str, tuple[str, ...] | None], context: Context) -> bool:
@@ -271,7 +282,8 @@ def _may_pull(target: Target, actor: Principal, audiences: dict[str, tuple[str, 
     submission anyone the challenge is open to (its audience read once per challenge into `audiences`)."""
     if target.kind == TargetKind.REVISION:
         return actor.user_id not in (target.author_id, target.owner_id)
-    if target.challenge_id is None:
+    # Submissions are reviewed by peers: learners, never the challenge's staff.
+    if target.challenge_id is None or not actor.has_any(Role.LEARNER) or actor.is_staff:
         return False
     if target.challenge_id not in audiences:
         audiences[target.challenge_id] = context.challenges.cohorts_of(target.challenge_id)
@@ -286,6 +298,14 @@ def _may_pull(target: Target, actor: Principal, audiences: dict[str, tuple[str, 
 def _end(
     assignment: Assignment, status: AssignmentStatus, reason: str, context: Context, target: Target | None
 ) -> Assignment:
+    review = context.reviews.of_assignment(assignment.id)
+    if review is not None:
+        # Reviewed, though a crash kept the assignment from being marked so: mark it, never take it back.
+        reviewed = replace(
+            assignment, status=AssignmentStatus.SUBMITTED, ended_at=review.submitted_at, review_id=review.id
+        )
+        context.assignments.save(reviewed, AssignmentStatus.ASSIGNED)
+        raise InvalidState("This assignment was reviewed already")
     now = context.clock()
     ended = replace(assignment, status=status, ended_at=now)
     events = []
@@ -313,9 +333,37 @@ def decline(assignment_id: str, *, actor: Principal, context: Context) -> Assign
 
 def replace_reviewer(target: Target, context: Context) -> list[Assignment]:
     """Hand a target short of reviewers to someone else at once (after a decline or a reassignment)."""
-    if target.challenge_id is None or not target.open:
+    if not target.open:
+        return []
+    if target.kind == TargetKind.REVISION:
+        return ask_verifiers(target, context)
+    if target.challenge_id is None:
         return []
     return allocate_challenge(target.challenge_id, context, only=[target.key])
+
+
+def ask_verifiers(target: Target, context: Context) -> list[Assignment]:
+    """Ask people active in the resource's tags to verify a revision, never its proposer nor the owner.
+
+    Where too few are known, the revision waits in the queue (`POST /assignments/next` with `kind=revision`).
+    """
+    slots = slots_of([target], context.assignments.of_target(target.kind, target.target_id))
+    if not slots or slots[0].needed <= 0:
+        return []
+    slot = slots[0]
+    pool = [
+        person
+        for person in context.people.active_in(target.tags, limit=VERIFIER_POOL)
+        if person.user_id not in (target.author_id, target.owner_id)
+    ]
+    pairings = allocation.allocate([slot], pool, seed=seed_of(target.target_id))
+    person = {candidate.user_id: candidate for candidate in pool}
+    return create_assignments(
+        [(target, person[pairing.reviewer_id]) for pairing in pairings],
+        mode=AssignmentMode.PUSH,
+        origin="verification",
+        context=context,
+    )
 
 
 def expire_lapsed_claims(*, context: Context, limit: int = LAPSED_BATCH) -> int:
@@ -411,9 +459,13 @@ def challenge_allocation(
 def reassign(assignment_id: str, reviewer_id: str, *, actor: Principal, context: Context) -> Assignment:
     """Give an open assignment to another reviewer (the challenge's teacher or an admin)."""
     assignment = context.assignments.get(assignment_id)
-    if assignment is None or assignment.challenge_id is None:
+    if assignment is None:
         raise NotFound(f"No assignment with id {assignment_id}")
-    check_manages(assignment.challenge_id, actor, context)
+    if assignment.challenge_id is not None:
+        check_manages(assignment.challenge_id, actor, context)
+    elif not actor.is_staff:
+        # A revision's verification is any teacher's to adjust, as any teacher may decide it.
+        raise Forbidden("Only a teacher or an admin may reassign a verification")
     if assignment.status != AssignmentStatus.ASSIGNED:
         raise InvalidState(f"This assignment is {assignment.status.value}; only an open one can be reassigned")
     target = context.targets.get(assignment.kind, assignment.target_id)

@@ -15,6 +15,7 @@ from typing import Protocol
 from services.peer_review.domain.allocation import Person
 from services.peer_review.domain.reviews import COMMENT_MIN_LENGTH, Assignment, AssignmentStatus, Review, Target
 from shared.contracts.events import Event
+from shared.contracts.vocabulary import TargetKind
 from shared.usecase import UseCaseContext
 
 
@@ -33,7 +34,9 @@ class TargetRepository(Protocol):
 
     def of_challenge(self, challenge_id: str) -> list[Target]: ...
 
-    def open_targets(self, *, kind: str | None, challenge_id: str | None, limit: int) -> list[Target]: ...
+    def open_targets(
+        self, *, kind: str | None, challenge_id: str | None, limit: int, offset: int = 0
+    ) -> list[Target]: ...
 
 
 class AssignmentRepository(Protocol):
@@ -87,6 +90,10 @@ class ReviewRepository(Protocol):
     def of_reviewer(self, reviewer_id: str, limit: int = 500) -> list[Review]: ...
 
     def graded_history(self, limit: int) -> list[Review]: ...
+
+    def reviewed_targets_since(self, since: datetime) -> list[tuple[TargetKind, str]]:
+        """Return the targets reviewed since a moment (kind and id, each once)."""
+        ...
 
     def save(self, review: Review, events: Sequence[Event] = ()) -> bool: ...
 

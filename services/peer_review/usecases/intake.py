@@ -12,13 +12,10 @@ from typing import Any
 
 import structlog
 
-from services.peer_review.domain import allocation
-from services.peer_review.domain.allocation import Person, Slot
 from services.peer_review.domain.consensus import Criterion
 from services.peer_review.domain.reviews import (
     DEFAULT_RUBRIC,
     VERIFIERS_PER_REVISION,
-    AssignmentMode,
     ReviewRules,
     Target,
     TargetStatus,
@@ -30,9 +27,6 @@ from shared.contracts.events import Event, EventType
 from shared.contracts.vocabulary import TargetKind
 
 log = structlog.get_logger(__name__)
-
-# How many people active in a resource's tags are considered as its revision's verifiers.
-VERIFIER_POOL = 50
 
 
 def _rules(data: Mapping[str, Any]) -> ReviewRules:
@@ -97,13 +91,29 @@ def _submitted(event: Event, data: Mapping[str, Any], context: Context) -> None:
 
 
 def _follow(stored: Target, data: Mapping[str, Any], context: Context) -> Target:
-    """Bring a known target up to a later version (a revision, or a re-submission after withdrawal)."""
+    """Bring a known target up to a later version.
+
+    While it is under review, its reviewers go on reviewing (they read the current version). A graded or
+    withdrawn one that comes back as a new version starts a new round of review: new reviewers, and only
+    the new round's reviews make its next grade.
+    """
     version = data["version"]
     if version <= stored.version:
         return stored
-    status = TargetStatus.OPEN if stored.status == TargetStatus.WITHDRAWN else stored.status
-    followed = replace(stored, version=version, status=status, sequence=stored.sequence + 1)
+    if stored.status in (TargetStatus.GRADED, TargetStatus.WITHDRAWN):
+        followed = replace(
+            stored,
+            version=version,
+            status=TargetStatus.OPEN,
+            grade=None,
+            round=stored.round + 1,
+            sequence=stored.sequence + 1,
+        )
+    else:
+        followed = replace(stored, version=version, sequence=stored.sequence + 1)
     if context.targets.save(followed, stored.sequence):
+        if followed.round != stored.round:
+            assignments.cancel_on_target(stored, "withdrawn", context)
         return followed
     return context.targets.get(stored.kind, stored.target_id) or stored
 
@@ -149,41 +159,7 @@ def _proposed(event: Event, data: Mapping[str, Any], context: Context) -> None:
     if not context.targets.add(target):
         target = context.targets.get(target.kind, target.target_id) or target
     if target.open:
-        ask_verifiers(target, context)
-
-
-def ask_verifiers(target: Target, context: Context) -> None:
-    """Ask people active in the resource's tags to verify a revision, never its proposer nor the owner.
-
-    Where too few are known, the revision waits in the queue (`POST /assignments/next` with `kind=revision`).
-    """
-    existing = context.assignments.of_target(target.kind, target.target_id)
-    active = [assignment for assignment in existing if assignment.active]
-    needed = VERIFIERS_PER_REVISION - len(active)
-    if needed <= 0:
-        return
-    pool = [
-        person
-        for person in context.people.active_in(target.tags, limit=VERIFIER_POOL)
-        if person.user_id not in (target.author_id, target.owner_id)
-    ]
-    slot = Slot(
-        target_id=target.key,
-        author=Person(target.author_id, frozenset(target.author_cohorts)),
-        needed=needed,
-        reviewers=frozenset(assignment.reviewer_id for assignment in active),
-        excluded=frozenset(assignment.reviewer_id for assignment in existing if not assignment.active)
-        | frozenset({target.owner_id} if target.owner_id else ()),
-        created_at=target.created_at,
-    )
-    pairings = allocation.allocate([slot], pool, seed=assignments.seed_of(target.target_id))
-    person = {candidate.user_id: candidate for candidate in pool}
-    assignments.create_assignments(
-        [(target, person[pairing.reviewer_id]) for pairing in pairings],
-        mode=AssignmentMode.PUSH,
-        origin="verification",
-        context=context,
-    )
+        assignments.ask_verifiers(target, context)
 
 
 def _decided_elsewhere(data: Mapping[str, Any], context: Context) -> None:

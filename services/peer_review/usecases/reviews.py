@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -28,6 +29,7 @@ from services.peer_review.domain.reviews import (
     verification_outcome,
     viewer_of,
 )
+from services.peer_review.usecases import assignments
 from services.peer_review.usecases.context import Context
 from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event, EventType
@@ -40,6 +42,8 @@ log = structlog.get_logger(__name__)
 
 # A grade write pins the target as read; a review arriving meanwhile makes it read again.
 GRADE_ATTEMPTS = 5
+# How far back the grading timer looks for reviewed targets a crash left ungraded.
+REPAIR_LOOKBACK = timedelta(days=2)
 FEEDBACK_LENGTH = 2_000
 
 
@@ -128,11 +132,7 @@ def submit_review(assignment_id: str, fields: Mapping[str, Any], *, actor: Princ
 
 def _finish_review(assignment: Assignment, review: Review, context: Context) -> None:
     """Mark the assignment reviewed (idempotent), then grade or decide its target if it is complete."""
-    if assignment.status == AssignmentStatus.ASSIGNED:
-        reviewed = replace(
-            assignment, status=AssignmentStatus.SUBMITTED, ended_at=review.submitted_at, review_id=review.id
-        )
-        context.assignments.save(reviewed, AssignmentStatus.ASSIGNED)
+    _mark_reviewed(review, context)
     conclude(_target_of(review, context), context)
 
 
@@ -141,7 +141,7 @@ def conclude(target: Target, context: Context) -> Target:
     for _attempt in range(GRADE_ATTEMPTS):
         if not target.open:
             return target
-        reviews = context.reviews.of_target(target.kind, target.target_id)
+        reviews = current_reviews(target, context)
         if not reviews or len(reviews) < _reviews_expected(target, context):
             return target
         if target.kind == TargetKind.REVISION:
@@ -153,9 +153,18 @@ def conclude(target: Target, context: Context) -> Target:
         if context.targets.save(concluded, target.sequence, events):
             if target.kind == TargetKind.SUBMISSION and concluded.grade is not None:
                 context.reviews.record_accuracy(_accuracy(concluded, reviews))
+            # Assignments left open (a claim beyond those needed) end: their target takes no more reviews.
+            assignments.cancel_on_target(concluded, "withdrawn", context)
             return concluded
         target = context.targets.get(target.kind, target.target_id) or target
     raise InvalidState("The target kept changing while it was graded; it will be graded on the next try")
+
+
+def current_reviews(target: Target, context: Context) -> list[Review]:
+    """Return the reviews of the target's current round, in the order they came."""
+    return [
+        review for review in context.reviews.of_target(target.kind, target.target_id) if review.round == target.round
+    ]
 
 
 def _reviews_expected(target: Target, context: Context) -> int:
@@ -166,15 +175,19 @@ def _reviews_expected(target: Target, context: Context) -> int:
         return wanted
     if context.challenges.closed_at(target.challenge_id) is None:
         return wanted
-    assignments = context.assignments.of_target(target.kind, target.target_id)
-    refused = {assignment.reviewer_id for assignment in assignments if not assignment.active}
-    peers = {
-        other.author_id
-        for other in context.targets.of_challenge(target.challenge_id)
-        if other.kind == TargetKind.SUBMISSION and other.status != TargetStatus.WITHDRAWN
-    } - {target.author_id} - refused
-    active = sum(1 for assignment in assignments if assignment.active)
-    return max(1, min(wanted, max(len(peers), active)))
+    on_target = context.assignments.of_target(target.kind, target.target_id)
+    current = [assignment for assignment in on_target if assignment.active and assignment.round == target.round]
+    refused = {assignment.reviewer_id for assignment in on_target if assignment not in current}
+    peers = (
+        {
+            other.author_id
+            for other in context.targets.of_challenge(target.challenge_id)
+            if other.kind == TargetKind.SUBMISSION and other.status != TargetStatus.WITHDRAWN
+        }
+        - {target.author_id}
+        - refused
+    )
+    return max(1, min(wanted, max(len(peers), len(current))))
 
 
 def _consensus_of(target: Target, reviews: Sequence[Review], context: Context) -> consensus.Consensus:
@@ -335,14 +348,36 @@ def _verified_event(
 def grade_complete_targets(*, context: Context, challenge_id: str | None = None) -> int:
     """Grade every open target that has its reviews but no grade; return how many were concluded.
 
-    Run on a timer (a crash between a review and the grade), and when a challenge's submissions close
-    (a class too small for the reviewers wanted is then complete with what it could give).
+    With a challenge (its submissions just closed: a class too small for the reviewers wanted is then
+    complete with what it could give), all its open targets. Without (on a timer, after a crash between a
+    review and the grade), those reviewed in the last REPAIR_LOOKBACK.
     """
+    if challenge_id is not None:
+        targets = [target for target in context.targets.of_challenge(challenge_id) if target.open]
+    else:
+        since = context.clock() - REPAIR_LOOKBACK
+        targets = [
+            target
+            for kind, target_id in context.reviews.reviewed_targets_since(since)
+            if (target := context.targets.get(kind, target_id)) is not None and target.open
+        ]
     concluded = 0
-    for target in context.targets.open_targets(kind=None, challenge_id=challenge_id, limit=1000):
+    for target in targets:
+        for review in current_reviews(target, context):
+            _mark_reviewed(review, context)
         if not conclude(target, context).open:
             concluded += 1
     return concluded
+
+
+def _mark_reviewed(review: Review, context: Context) -> None:
+    """Mark a review's assignment reviewed if a crash left it open (idempotent)."""
+    assignment = context.assignments.get(review.assignment_id)
+    if assignment is not None and assignment.status == AssignmentStatus.ASSIGNED:
+        reviewed = replace(
+            assignment, status=AssignmentStatus.SUBMITTED, ended_at=review.submitted_at, review_id=review.id
+        )
+        context.assignments.save(reviewed, AssignmentStatus.ASSIGNED)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -416,6 +451,8 @@ class TargetReviews:
     reviews: tuple[ShownReview, ...]
     reviews_wanted: int
     viewer: Viewer
+    # None for a reviewer: the grade is for its author and staff (the challenges service hides it alike).
+    grade: Grade | None
 
 
 def target_reviews(kind: TargetKind, target_id: str, *, actor: Principal, context: Context) -> TargetReviews:
@@ -427,16 +464,19 @@ def target_reviews(kind: TargetKind, target_id: str, *, actor: Principal, contex
     target = context.targets.get(kind, target_id)
     if target is None:
         raise NotFound(f"No {kind.value} {target_id} is under review")
-    reviews = context.reviews.of_target(kind, target_id)
-    reviewed = any(review.reviewer_id == actor.user_id for review in reviews) or any(
-        assignment.reviewer_id == actor.user_id for assignment in context.assignments.of_target(kind, target_id)
+    reviews = current_reviews(target, context)
+    # Only a current reviewer reads a target: one who declined, whose claim lapsed or who was replaced does not.
+    reviewing = any(
+        assignment.reviewer_id == actor.user_id and assignment.active and assignment.round == target.round
+        for assignment in context.assignments.of_target(kind, target_id)
     )
     viewer = viewer_of(
         target,
         actor.user_id,
-        reviewed=reviewed,
-        is_staff=actor.has_any(Role.TEACHER) or actor.has_any(Role.SERVICE),
+        reviewing=reviewing,
+        is_teacher=actor.has_any(Role.TEACHER),
         is_admin=actor.is_admin,
+        is_service=actor.has_any(Role.SERVICE),
     )
     if viewer == Viewer.NONE:
         raise NotFound(f"No {kind.value} {target_id} is under review")
@@ -461,7 +501,12 @@ def target_reviews(kind: TargetKind, target_id: str, *, actor: Principal, contex
     )
     author = None if viewer == Viewer.REVIEWER and target.rules.blind else target.author_id
     return TargetReviews(
-        target=target, author_id=author, reviews=shown, reviews_wanted=reviews_wanted(target), viewer=viewer
+        target=target,
+        author_id=author,
+        reviews=shown,
+        reviews_wanted=reviews_wanted(target),
+        viewer=viewer,
+        grade=None if viewer == Viewer.REVIEWER else target.grade,
     )
 
 
@@ -492,6 +537,8 @@ def override(
             context=context,
         )
         return _save_override(target, decided, event, context)
+    if target.status == TargetStatus.WITHDRAWN:
+        raise InvalidState("This submission was withdrawn; there is nothing to grade")
     scores = fields.get("scores")
     if scores is None:
         raise InvalidField("scores", "Give the binding score of every rubric criterion")
@@ -508,7 +555,7 @@ def override(
         overridden_by=actor.user_id,
     )
     graded = replace(target, status=TargetStatus.GRADED, grade=grade, sequence=target.sequence + 1)
-    reviews = context.reviews.of_target(kind, target_id)
+    reviews = current_reviews(target, context)
     event = _graded_event(graded, reviews, _accuracy(graded, reviews), context)
     return _save_override(target, graded, event, context)
 
@@ -525,6 +572,8 @@ def _check_may_override(target: Target, actor: Principal) -> None:
 def _save_override(target: Target, changed: Target, event: Event, context: Context) -> Target:
     if not context.targets.save(changed, target.sequence, [event]):
         raise InvalidState("The target changed meanwhile; reload it and try again")
+    # The decision is binding: reviews still open end, their reviewers lose access.
+    assignments.cancel_on_target(changed, "withdrawn", context)
     return changed
 
 
