@@ -442,6 +442,31 @@ def test_a_resubmission_after_a_graded_withdrawal_is_not_graded_with_the_withdra
     assert [graded["version"] for graded in payloads(world, EventType.TARGET_GRADED)] == [1]
 
 
+def test_a_graded_submission_revised_is_reviewed_afresh_by_new_reviewers_and_graded_on_their_reviews(
+    world: FakePeerReview,
+) -> None:
+    course = Course(world, reviewers=1)
+    course.class_of(("amy", "7a"), ("bob", "7a"), ("cat", "7a"))
+    first_reviewer = next(
+        a.reviewer_id for a in world.assignments.of_target(TargetKind.SUBMISSION, course.target("amy").target_id)
+    )
+    review(world, course.assignment(first_reviewer, "amy"))
+    assert course.target("amy").status == TargetStatus.GRADED
+    course.revise("amy")
+    reopened = course.target("amy")
+    assert (reopened.status, reopened.round, reopened.grade) == (TargetStatus.OPEN, 2, None)
+    # The close allocates the new version to someone who has not reviewed it before.
+    news(world, EventType.CHALLENGE_CLOSED, course._challenge())
+    on_target = world.assignments.of_target(TargetKind.SUBMISSION, reopened.target_id)
+    current = [a for a in on_target if a.active and a.round == 2]
+    assert len(current) == 1
+    assert current[0].reviewer_id not in {first_reviewer, "amy"}
+    review(world, current[0])
+    graded = [payload for payload in payloads(world, EventType.TARGET_GRADED) if payload["author_id"] == "amy"]
+    assert [payload["version"] for payload in graded] == [1, 2]
+    assert [entry["reviewer_id"] for entry in graded[-1]["reviews"]] == [current[0].reviewer_id]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Intake: knowledge updates
 
