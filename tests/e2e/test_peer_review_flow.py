@@ -543,3 +543,35 @@ def test_an_allocation_killed_after_its_first_batch_is_completed_by_running_it_a
         return waiting
 
     until(stack, still_unreadable, lambda left: not left, timeout=60)
+
+
+def test_an_api_killed_between_a_review_and_its_grade_is_finished_by_the_workers_timer(stack: Stack) -> None:
+    teacher_id = unique("teacher")
+    challenge_id = open_challenge(
+        stack, teacher_id, rubric=RUBRIC, review={"reviewers_per_submission": 1, "due_hours": 24, "blind": True}
+    )
+    author, reviewer = learners_of_two_cohorts(2, prefix="crash")
+    submission_id = submit(stack, challenge_id, author)
+    submit(stack, challenge_id, reviewer)  # give-to-get: the second arrival reviews the first
+    (assignment,) = until(stack, lambda: assignments_of(stack, reviewer), lambda found: len(found) == 1)
+    crashing = stack.start_api(
+        "peer_review", name="peer-review-api-crashing", CONNECTIVE_CRASH_AT="reviews.submit.after_review_write"
+    )
+    scores = {criterion["criterion"]: 4 for criterion in RUBRIC}
+    with pytest.raises(requests.ConnectionError):
+        requests.post(
+            f"{crashing}/assignments/{assignment['id']}/review",
+            json={"comment": COMMENT, "scores": scores},
+            headers=reviewer.headers,
+            timeout=10,
+        )
+    stack.stop("peer-review-api-crashing")
+    # The review was stored; the grade was not. The peer-review worker's timer grades what is complete,
+    # and marks the assignment reviewed, so it never lapses or is taken back.
+    graded = graded_at_challenges(stack, author, submission_id)
+    assert graded["grade"]["grade"] == pytest.approx(0.8)
+    (reviewed,) = assignments_of(stack, reviewer)
+    assert reviewed["status"] == "submitted"
+    # The reviewer's retry is told the review is in, naming it.
+    retried = review(stack, reviewer, assignment["id"], expected=409, scores=scores)
+    assert retried["existing_id"] == reviewed["review_id"]
