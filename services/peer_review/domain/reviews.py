@@ -74,6 +74,8 @@ class Grade:
     graded_at: datetime
     aggregator: str
     overridden_by: str | None = None
+    # A teacher who closed review early: graded on the reviews that had come in.
+    closed_by: str | None = None
 
 
 @dataclass(frozen=True)

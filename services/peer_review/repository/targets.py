@@ -34,6 +34,7 @@ def _grade_document(grade: Grade | None) -> dict[str, Any] | None:
         "graded_at": grade.graded_at,
         "aggregator": grade.aggregator,
         "overridden_by": grade.overridden_by,
+        "closed_by": grade.closed_by,
     }
 
 
@@ -46,6 +47,7 @@ def _grade(document: dict[str, Any] | None) -> Grade | None:
         graded_at=document["graded_at"],
         aggregator=document.get("aggregator", "median"),
         overridden_by=document.get("overridden_by"),
+        closed_by=document.get("closed_by"),
     )
 
 

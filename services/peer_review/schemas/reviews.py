@@ -79,7 +79,10 @@ class GradeSchema(Schema):
     scores = fields.Dict(keys=fields.String(), values=fields.Float(), metadata={"example": {"Accuracy": 4.0}})
     graded_at = fields.AwareDateTime()
     aggregator = fields.String(metadata={"description": "`median`, `reliability_weighted` or `override`"})
-    overridden_by = fields.String(allow_none=True)
+    overridden_by = fields.String(allow_none=True, metadata={"description": "The teacher whose scores bind"})
+    closed_by = fields.String(
+        allow_none=True, metadata={"description": "The teacher who closed review early (graded on the reviews in)"}
+    )
 
 
 class ShownReviewSchema(Schema):
@@ -113,7 +116,10 @@ class TargetReviewsSchema(Schema):
 
 
 class OverrideCreateSchema(StrictSchema):
-    """A binding decision: scores for every criterion (a submission) or a verdict (a revision), and why."""
+    """A binding decision: scores for every criterion (a submission) or a verdict (a revision), and why.
+
+    A submission given neither closes its review now: it is graded on the reviews that have come in.
+    """
 
     scores = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=200)),

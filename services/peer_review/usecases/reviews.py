@@ -541,7 +541,7 @@ def override(
         raise InvalidState("This submission was withdrawn; there is nothing to grade")
     scores = fields.get("scores")
     if scores is None:
-        raise InvalidField("scores", "Give the binding score of every rubric criterion")
+        return _close_review(target, actor, context)
     scored = ScoredReview("override", actor.user_id, dict(scores))
     try:
         consensus.check_reviews([scored], target.rules.rubric)
@@ -558,6 +558,21 @@ def override(
     reviews = current_reviews(target, context)
     event = _graded_event(graded, reviews, _accuracy(graded, reviews), context)
     return _save_override(target, graded, event, context)
+
+
+def _close_review(target: Target, actor: Principal, context: Context) -> Target:
+    """Grade a submission now on the reviews that have come in (a teacher closing its review early)."""
+    if not target.open:
+        raise InvalidState(f"This submission is {target.status.value}; its review is over")
+    reviews = current_reviews(target, context)
+    if not reviews:
+        raise InvalidState("No review has come in yet: give binding `scores` instead, or wait for one")
+    graded, events = _grade_submission(target, reviews, context)
+    if graded is None or graded.grade is None:
+        raise InvalidState("This submission could not be graded")
+    closed = replace(graded, grade=replace(graded.grade, closed_by=actor.user_id))
+    context.reviews.record_accuracy(_accuracy(closed, reviews))
+    return _save_override(target, closed, events[0], context)
 
 
 def _check_may_override(target: Target, actor: Principal) -> None:
