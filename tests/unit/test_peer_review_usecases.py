@@ -1295,13 +1295,16 @@ def test_an_override_before_any_review_is_binding_and_the_work_takes_no_more_rev
     assert course.target("amy").status == TargetStatus.GRADED
 
 
+CLOSE = {"close_review": True}
+
+
 def test_a_teacher_closes_review_early_and_the_work_is_graded_on_the_reviews_in(world: FakePeerReview) -> None:
     course = four_with_two_reviewers(world)
     target_id = course.submissions["amy"]
     with pytest.raises(InvalidState, match="No review"):
-        reviews.override(TargetKind.SUBMISSION, target_id, {}, actor=TEACHER, context=world.context())
+        reviews.override(TargetKind.SUBMISSION, target_id, CLOSE, actor=TEACHER, context=world.context())
     review(world, course.assignment("bob", "amy"))
-    closed = reviews.override(TargetKind.SUBMISSION, target_id, {}, actor=TEACHER, context=world.context())
+    closed = reviews.override(TargetKind.SUBMISSION, target_id, CLOSE, actor=TEACHER, context=world.context())
     assert closed.status == TargetStatus.GRADED
     assert closed.grade is not None
     assert (closed.grade.closed_by, closed.grade.overridden_by) == (TEACHER.user_id, None)

@@ -136,8 +136,8 @@ class TargetOverride(MethodView):
     def post(self, fields: dict[str, Any], kind: str, target_id: str) -> dict[str, Any]:
         """Decide a target bindingly: scores for a submission, a verdict for a revision (its teacher or an admin).
 
-        A submission sent `{}` (no scores) has its review closed now: it is graded on the reviews in so far
-        (409 while there are none).
+        A submission sent `{"close_review": true}` instead of scores has its review closed now: it is graded
+        on the reviews in so far (409 while there are none).
 
         Recorded, and announced: a new `target.graded` replaces the consensus, or `revision.verified`
         breaks a tie between the verifiers.

@@ -118,7 +118,8 @@ class TargetReviewsSchema(Schema):
 class OverrideCreateSchema(StrictSchema):
     """A binding decision: scores for every criterion (a submission) or a verdict (a revision), and why.
 
-    A submission given neither closes its review now: it is graded on the reviews that have come in.
+    For a submission, `close_review: true` instead of scores closes its review now: it is graded on the
+    reviews that have come in.
     """
 
     scores = fields.Dict(
@@ -129,6 +130,13 @@ class OverrideCreateSchema(StrictSchema):
         metadata={"example": {"Accuracy": 5}},
     )
     verdict = fields.Enum(Verdict, by_value=True, load_default=None)
+    close_review = fields.Boolean(
+        # JSON true or false only: not 1, "yes" or "true".
+        truthy={True},
+        falsy={False},
+        load_default=False,
+        metadata={"description": "Submissions: grade now on the reviews in, instead of binding scores"},
+    )
     reason = Text(2_000, load_default=None, allow_none=True)
 
 

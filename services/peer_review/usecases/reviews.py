@@ -540,8 +540,12 @@ def override(
     if target.status == TargetStatus.WITHDRAWN:
         raise InvalidState("This submission was withdrawn; there is nothing to grade")
     scores = fields.get("scores")
-    if scores is None:
+    if fields.get("close_review"):
+        if scores is not None:
+            raise InvalidField("scores", "Either close the review (graded on the reviews in) or give scores, not both")
         return _close_review(target, actor, context)
+    if scores is None:
+        raise InvalidField("scores", "Give the binding score of every rubric criterion, or close the review")
     scored = ScoredReview("override", actor.user_id, dict(scores))
     try:
         consensus.check_reviews([scored], target.rules.rubric)
