@@ -201,6 +201,8 @@ class ReviewSubmittedData(_ReviewOf):
     outside_cohorts = fields.Boolean(required=True)
     reciprocal = fields.Boolean(load_default=False)
     verdict = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(values(Verdict)))
+    # The reviewed work's author's cohorts (a reviewer of many cohorts' work connects them).
+    author_cohorts = _names()
 
 
 class ReviewRatedData(_ReviewOf):

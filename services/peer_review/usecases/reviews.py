@@ -123,6 +123,7 @@ def submit_review(assignment_id: str, fields: Mapping[str, Any], *, actor: Princ
         outside_cohorts=review.outside_cohorts,
         reciprocal=_reciprocal(actor.user_id, target, context),
         verdict=review.verdict.value if review.verdict else None,
+        author_cohorts=list(target.author_cohorts),
     )
     stored = context.reviews.add(review, [event])
     crash_point("reviews.submit.after_review_write")
