@@ -116,7 +116,16 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "leaderboards",
         5003,
         gateway_paths=("leaderboards", "users", "rules", "awards"),
-        consumes=_types(EventType.RESOURCE_SHARED),
+        # Every event a points rule may award for; the rules file may use any of these, and no other.
+        consumes=_types(
+            EventType.RESOURCE_SHARED,
+            EventType.RESOURCE_ENDORSED,
+            EventType.RESOURCE_REVISION_ACCEPTED,
+            EventType.RESOURCE_REVISION_REJECTED,
+            EventType.REVIEW_SUBMITTED,
+            EventType.REVIEW_RATED,
+            EventType.TARGET_GRADED,
+        ),
     ),
 )
 

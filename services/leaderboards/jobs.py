@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.leaderboards import usecases
 from services.leaderboards.bootstrap import process_dependencies
-from services.leaderboards.domain import RULES
 from services.leaderboards.settings import SERVICE
+from services.leaderboards.usecases.awarding import apply_events
 from shared.consumer import Handler, Received, consume
+from shared.registry import service
 
 
 def _apply(received: Sequence[Received]) -> None:
-    usecases.apply_events(received, context=process_dependencies().context())
+    apply_events(received, context=process_dependencies().context())
 
 
-# Every type a rule awards points for shares one handler, so a batch is one ledger write and one Redis trip.
-HANDLERS: Mapping[str, Handler] = dict.fromkeys(RULES, _apply)
+# Every type delivered to this service's queue shares one handler, so a batch is one ledger write and one
+# Redis round trip; the rules in force decide what each event earns (an event no rule uses earns nothing).
+HANDLERS: Mapping[str, Handler] = dict.fromkeys(sorted(service(SERVICE).consumes), _apply)
 
 
 def handle_events(envelopes: list[dict[str, Any]]) -> int:

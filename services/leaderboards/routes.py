@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, cast
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.leaderboards import usecases
-from services.leaderboards.domain import BoardPage
-from services.leaderboards.schemas import BoardPageSchema, BoardQuerySchema, UserPointsSchema
+from services.leaderboards.domain.boards import BoardPage, MemberView
+from services.leaderboards.domain.ledger import LedgerEntry
+from services.leaderboards.schemas import (
+    AroundQuerySchema,
+    AwardCreateSchema,
+    BoardPageSchema,
+    BoardQuerySchema,
+    IdempotencyHeaderSchema,
+    LedgerEntrySchema,
+    MembersQuerySchema,
+    MembersSchema,
+    MemberViewSchema,
+    ReversalCreateSchema,
+    RulesSchema,
+    UserBadgesSchema,
+    UserPointsSchema,
+)
+from services.leaderboards.usecases import awarding, reading
+from services.leaderboards.usecases.context import Context, Scoring
 from shared.auth import authenticate, requires
+from shared.contracts.auth import Role
 from shared.schemas import PageQuerySchema
 from shared.web import ErrorDocs, use_case_context
 
-leaderboards = Blueprint("leaderboards", __name__, description="Leaderboards and learners' points")
+leaderboards = Blueprint("leaderboards", __name__, description="Leaderboards, learners' points and badges, the rules")
 
 # The problem+json answers of the service's views, documented with examples in its own words.
 documents_errors = ErrorDocs(
     examples={
-        403: {"detail": "Only the learner, teachers, admins and services may read a learner's ledger"},
+        403: {"detail": "Only the learner, their teachers, admins and services may read a learner's ledger"},
         404: {"detail": "A board is global, cohort:{id}, challenge:{id} or tag:{name}"},
+        409: {"detail": "This entry was reversed already"},
         422: {
             "detail": "The request has invalid fields: window",
             "errors": {"window": ["Must be one of: all, week, month."]},
@@ -29,8 +48,8 @@ documents_errors = ErrorDocs(
 )
 
 
-def _context() -> usecases.Context:
-    return cast(usecases.Context, use_case_context())
+def _context() -> Context:
+    return cast(Context, use_case_context())
 
 
 BOARD = {
@@ -48,6 +67,7 @@ USER_ID = {
 BOARD_PAGE_EXAMPLE = {
     "board": "cohort:7b",
     "window": "week",
+    "period": "2026-W49",
     "total": 3,
     "entries": [
         {"rank": 1, "user_id": "dave", "points": 25},
@@ -55,19 +75,110 @@ BOARD_PAGE_EXAMPLE = {
         {"rank": 2, "user_id": "bob", "points": 15},
     ],
 }
+MEMBER_VIEW_EXAMPLE = {
+    "board": "cohort:7b",
+    "window": "all",
+    "period": "all",
+    "user_id": "alice",
+    "rank": 2,
+    "points": 15,
+    "percentile": 66.7,
+    "total": 3,
+    "neighbors": [{"rank": 1, "user_id": "dave", "points": 25}, {"rank": 2, "user_id": "bob", "points": 15}],
+}
+ENTRY_EXAMPLE = {
+    "key": "0b6f1c9e-6f7e-4f6a-9a53-3c0f7f1c2a11:resource.shared:alice",
+    "points": 5,
+    "rule": "resource.shared",
+    "rule_version": 1,
+    "reason": "Shared a resource: Pluto (Wikipedia)",
+    "event_id": "0b6f1c9e-6f7e-4f6a-9a53-3c0f7f1c2a11",
+    "event_type": "resource.shared",
+    "object_id": "6b02e48625231e1d5301a2b8",
+    "boards": ["global", "cohort:7b", "tag:astronomy"],
+    "category": "activity",
+    "reverses": None,
+    "actor_id": None,
+    "occurred_at": "2026-12-01T09:30:00+00:00",
+    "created_at": "2026-12-01T09:30:01.000000+00:00",
+}
 USER_POINTS_EXAMPLE = {
     "user_id": "alice",
     "total": 5,
+    "level": 1,
+    "next_level_at": 50,
     "count": 1,
-    "entries": [
+    "entries": [ENTRY_EXAMPLE],
+}
+
+MEMBERS_EXAMPLE = {"items": [MEMBER_VIEW_EXAMPLE], "total": 1, "missing": ["erin"]}
+USER_BADGES_EXAMPLE = {
+    "user_id": "alice",
+    "points": 180,
+    "level": 3,
+    "next_level_at": 300,
+    "current_streak": 4,
+    "longest_streak": 9,
+    "badges": [
         {
-            "points": 5,
-            "rule": "resource.shared",
-            "reason": "Shared a resource: Pluto (Wikipedia)",
-            "event_id": "0b6f1c9e-6f7e-4f6a-9a53-3c0f7f1c2a11",
-            "created_at": "2026-12-01T09:30:00.000000+00:00",
+            "name": "reviewer",
+            "title": "Reviewer",
+            "description": "Reviews of peers' work",
+            "thresholds": [10, 25, 50],
+            "value": 12,
+            "next_threshold": 25,
+            "earned": [
+                {
+                    "tier": 1,
+                    "threshold": 10,
+                    "earned_at": "2026-11-28T16:02:11+00:00",
+                    "evidence": ["0b6f1c9e-6f7e-4f6a-9a53-3c0f7f1c2a11:review.submitted:alice"],
+                }
+            ],
         }
     ],
+}
+RULES_EXAMPLE = {
+    "version": 1,
+    "daily_activity_cap": 200,
+    "timezone": "Europe/Berlin",
+    "rules": [
+        {
+            "name": "resource.shared",
+            "event": "resource.shared",
+            "beneficiary": "owner_id",
+            "points": 5,
+            "points_from": None,
+            "scale": None,
+            "reason": "Shared a resource: {title}",
+            "category": "activity",
+            "caps": {"per_day": 10},
+            "adjustments": [],
+            "when": [],
+            "replaces": False,
+        }
+    ],
+    "levels": [0, 50, 150, 300],
+    "badges": [{"name": "first-share", "title": "First share", "rule": "resource.shared", "thresholds": [1]}],
+}
+AWARD_EXAMPLE = {
+    "user_id": "alice",
+    "points": 10,
+    "reason": "Helped the class set up the telescope",
+    "cohorts": ["7b"],
+}
+REVERSAL_EXAMPLE = {"entry_key": "award:6b02e48625231e1d5301a2d4", "reason": "Awarded to the wrong learner"}
+REVERSAL_ENTRY_EXAMPLE = {
+    **ENTRY_EXAMPLE,
+    "key": "reversal:award:6b02e48625231e1d5301a2d4",
+    "points": -10,
+    "rule": "manual",
+    "reason": "Awarded to the wrong learner",
+    "event_id": "reversal:award:6b02e48625231e1d5301a2d4",
+    "event_type": "manual",
+    "category": "manual",
+    "reverses": "award:6b02e48625231e1d5301a2d4",
+    "actor_id": "teacher-1",
 }
 
 
@@ -82,11 +193,67 @@ class Board(MethodView):
 
         Ranks are standard competition ranks (equal points share a rank: 1, 1, 3); within a tie, whoever
         reached the total first is listed first. `window` is all time, this week or this month (in the
-        deployment's TIMEZONE).
+        deployment's TIMEZONE); `period` reads a past week or month that is still kept.
         """
-        return usecases.board_page(
-            board, window=query["window"], limit=query["limit"], offset=query["offset"], context=_context()
+        return reading.board_page(
+            board,
+            window=query["window"],
+            period=query["period"],
+            limit=query["limit"],
+            offset=query["offset"],
+            context=_context(),
         )
+
+
+@leaderboards.route(
+    "/leaderboards/<string(maxlength=80):board>/users/<string(maxlength=128):user_id>", parameters=[BOARD, USER_ID]
+)
+class Member(MethodView):
+    @requires()
+    @leaderboards.arguments(AroundQuerySchema, location="query")
+    @leaderboards.response(200, MemberViewSchema, example=MEMBER_VIEW_EXAMPLE)
+    @documents_errors(leaderboards, 401, 404, 422)
+    def get(self, query: dict[str, Any], board: str, user_id: str) -> MemberView:
+        """Read a member's place on a board: rank, points, percentile and `around` neighbours either side.
+
+        404 when the learner has no points on the board in this window and period.
+        """
+        return reading.member_view(
+            board,
+            user_id,
+            around=query["around"],
+            window=query["window"],
+            period=query["period"],
+            context=_context(),
+        )
+
+
+@leaderboards.route("/leaderboards/<string(maxlength=80):board>/members", parameters=[BOARD])
+class Members(MethodView):
+    @requires()
+    @leaderboards.arguments(MembersQuerySchema, location="query")
+    @leaderboards.response(200, MembersSchema, example=MEMBERS_EXAMPLE)
+    @documents_errors(leaderboards, 401, 404, 422)
+    def get(self, query: dict[str, Any], board: str) -> dict[str, Any]:
+        """Read several members' places on a board in one call (`user_id` repeated); one Redis round trip.
+
+        Members without points on the board are listed in `missing`.
+        """
+        user_ids = list(dict.fromkeys(query["user_id"]))
+        views = reading.member_views(
+            board,
+            user_ids,
+            around=query["around"],
+            window=query["window"],
+            period=query["period"],
+            context=_context(),
+        )
+        items = [view for view in views if view is not None]
+        return {
+            "items": items,
+            "total": len(items),
+            "missing": [user_id for user_id, view in zip(user_ids, views, strict=True) if view is None],
+        }
 
 
 @leaderboards.route("/users/<string(maxlength=128):user_id>/points", parameters=[USER_ID])
@@ -95,12 +262,124 @@ class UserPoints(MethodView):
     @leaderboards.arguments(PageQuerySchema, location="query")
     @leaderboards.response(200, UserPointsSchema, example=USER_POINTS_EXAMPLE)
     @documents_errors(leaderboards, 401, 403, 422)
-    def get(self, query: dict[str, Any], user_id: str) -> dict[str, Any]:
-        """Read a learner's balance and ledger, newest first: every entry names its rule and event.
+    def get(self, query: dict[str, Any], user_id: str) -> reading.UserPoints:
+        """Read a learner's balance, level and ledger, newest first: every entry names its rule and event.
 
-        Visible to the learner, teachers, admins and services.
+        Visible to the learner, teachers of their cohorts, admins and services.
         """
-        total, entries, count = usecases.user_points(
+        return reading.user_points(
             user_id, actor=authenticate(), limit=query["limit"], offset=query["offset"], context=_context()
         )
-        return {"user_id": user_id, "total": total, "entries": entries, "count": count}
+
+
+@leaderboards.route("/users/<string(maxlength=128):user_id>/badges", parameters=[USER_ID])
+class UserBadges(MethodView):
+    @requires()
+    @leaderboards.response(200, UserBadgesSchema, example=USER_BADGES_EXAMPLE)
+    @documents_errors(leaderboards, 401, 403)
+    def get(self, user_id: str) -> dict[str, Any]:
+        """Read a learner's badges with progress toward the next tier, their level and streaks.
+
+        Every badge of the rules in force is listed, earned or not: `value` is the learner's count toward
+        it, `earned` the tiers reached (each once, with the ledger entries, or for a streak the days, that
+        earned it). Visible to the learner, teachers of their cohorts, admins and services.
+        """
+        badges = reading.user_badges(user_id, actor=authenticate(), context=_context())
+        return {
+            "user_id": badges.user_id,
+            "points": badges.points,
+            "level": badges.level,
+            "next_level_at": badges.next_level_at,
+            "current_streak": badges.current_streak,
+            "longest_streak": badges.longest_streak,
+            "badges": [
+                {
+                    "name": standing.definition.name,
+                    "title": standing.definition.title,
+                    "description": standing.definition.description,
+                    "thresholds": list(standing.definition.thresholds),
+                    "value": standing.progress.value,
+                    "next_threshold": standing.progress.next_threshold,
+                    "earned": standing.earned,
+                }
+                for standing in badges.badges
+            ],
+        }
+
+
+@leaderboards.route("/rules")
+class Rules(MethodView):
+    @requires()
+    @leaderboards.response(200, RulesSchema, example=RULES_EXAMPLE)
+    @documents_errors(leaderboards, 401)
+    def get(self) -> dict[str, Any]:
+        """Read the points rules in force, their version, the daily cap, the level curve and the badges.
+
+        Every ledger entry names the rule and version that made it. Caps count in the deployment's
+        TIMEZONE; `activity` points count toward the daily cap, challenge points do not.
+        """
+        return rules_document(reading.rules_in_force(context=_context()))
+
+
+@leaderboards.route("/awards")
+class Awards(MethodView):
+    @requires(Role.TEACHER, Role.ADMIN)
+    @leaderboards.arguments(IdempotencyHeaderSchema, location="headers")
+    @leaderboards.arguments(AwardCreateSchema, example=AWARD_EXAMPLE)
+    @leaderboards.response(201, LedgerEntrySchema, example={**ENTRY_EXAMPLE, "rule": "manual"})
+    @documents_errors(leaderboards, 401, 403, 422)
+    def post(self, headers: dict[str, Any], fields: dict[str, Any]) -> LedgerEntry:
+        """Award (or deduct, with negative points) points by hand, with a reason; teachers and admins.
+
+        A teacher awards learners of their own cohorts, placing the points on those cohorts' boards; an
+        admin anyone. With an `Idempotency-Key` header, a retried request makes nothing twice.
+        """
+        return awarding.award(
+            fields, actor=authenticate(), context=_context(), idempotency_key=headers["idempotency_key"]
+        )
+
+
+@leaderboards.route("/awards/reversals")
+class Reversals(MethodView):
+    @requires(Role.TEACHER, Role.ADMIN)
+    @leaderboards.arguments(ReversalCreateSchema, example=REVERSAL_EXAMPLE)
+    @leaderboards.response(201, LedgerEntrySchema, example=REVERSAL_ENTRY_EXAMPLE)
+    @documents_errors(leaderboards, 401, 403, 404, 409, 422)
+    def post(self, fields: dict[str, Any]) -> LedgerEntry:
+        """Take a ledger entry back with a reason: a reversal entry of the opposite points, on the same boards.
+
+        Entries are never edited; an entry is reversed once. A teacher reverses entries on their cohorts'
+        boards and awards they made; an admin any.
+        """
+        return awarding.reverse(fields["entry_key"], fields["reason"], actor=authenticate(), context=_context())
+
+
+def rules_document(scoring: Scoring) -> dict[str, Any]:
+    """Return the rules in force as `GET /rules` shows them."""
+    book = scoring.book
+    rules = []
+    for rule in book.rules:
+        caps = {name: value for name, value in asdict(rule.caps).items() if value is not None}
+        rules.append(
+            {
+                **asdict(rule),
+                "caps": caps,
+                "category": rule.category.value,
+                "adjustments": [asdict(adjustment) for adjustment in rule.adjustments],
+                "when": [
+                    {key: value for key, value in asdict(condition).items() if value is not None}
+                    for condition in rule.when
+                ],
+            }
+        )
+    badges = [
+        {key: value for key, value in asdict(badge).items() if value not in (None, False)} for badge in scoring.badges
+    ]
+    return {
+        "version": book.version,
+        "daily_activity_cap": book.daily_activity_cap,
+        "timezone": scoring.zone.key,
+        "rules": rules,
+        "levels": list(book.level_thresholds),
+        "badges": badges,
+    }

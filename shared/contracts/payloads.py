@@ -262,6 +262,41 @@ class RevisionVerifiedData(_Payload):
     decided_by_teacher = fields.String(load_default=None, allow_none=True)
 
 
+class PointsAwardedData(_Payload):
+    """A ledger entry reached the boards (published on the leaderboards' stream, not queued)."""
+
+    entry_key = fields.String(required=True)
+    user_id = _user(required=True)
+    points = fields.Integer(required=True, strict=True)
+    rule = fields.String(required=True)
+    reason = fields.String(required=True)
+    source_event_id = fields.String(required=True)
+    boards = _names()
+    # Set on a reversal: the key of the entry it takes back.
+    reverses = fields.String(load_default=None, allow_none=True)
+    # The learner's balance once the entry counts.
+    total = fields.Integer(load_default=None, allow_none=True, strict=True)
+
+
+class BadgeEarnedData(_Payload):
+    """A learner earned a tier of a badge, with the ledger entries that earned it."""
+
+    user_id = _user(required=True)
+    badge = fields.String(required=True)
+    title = fields.String(required=True)
+    tier = fields.Integer(required=True, strict=True)
+    threshold = fields.Integer(required=True, strict=True)
+    evidence = _names()
+
+
+class LevelReachedData(_Payload):
+    """A learner's balance reached a level for the first time."""
+
+    user_id = _user(required=True)
+    level = fields.Integer(required=True, strict=True, validate=validate.Range(min=2))
+    points = fields.Integer(required=True, strict=True)
+
+
 PAYLOAD_SCHEMAS: Mapping[str, type[Schema]] = {
     EventType.CHALLENGE_PUBLISHED: ChallengeData,
     EventType.CHALLENGE_CLOSED: ChallengeData,
@@ -280,6 +315,9 @@ PAYLOAD_SCHEMAS: Mapping[str, type[Schema]] = {
     EventType.REVIEW_RATED: ReviewRatedData,
     EventType.TARGET_GRADED: TargetGradedData,
     EventType.REVISION_VERIFIED: RevisionVerifiedData,
+    EventType.POINTS_AWARDED: PointsAwardedData,
+    EventType.BADGE_EARNED: BadgeEarnedData,
+    EventType.LEVEL_REACHED: LevelReachedData,
 }
 
 

@@ -1,4 +1,4 @@
-"""In-memory ledger and boards of the leaderboards service: the protocols of its use cases, over dictionaries.
+"""In-memory storage of the leaderboards service: the protocols of its use cases, over dictionaries.
 
 `tests/integration/test_leaderboards_storage.py` runs one contract over these and the real MongoDB ledger
 and Redis boards, so the fakes cannot drift from what production does.
@@ -6,73 +6,173 @@ and Redis boards, so the fakes cannot drift from what production does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from services.leaderboards.domain import (
+from services.leaderboards.domain.badges import EarnedBadge, Levels
+from services.leaderboards.domain.boards import (
+    GLOBAL_BOARD,
     SCORE_SCALE,
-    LedgerEntry,
-    PointsConfig,
+    BoardRows,
     Window,
     decode_points,
     reached_seconds,
     window_periods,
 )
-from services.leaderboards.usecases import Context
+from services.leaderboards.domain.ledger import LedgerEntry
+from services.leaderboards.domain.rules import local_day
+from services.leaderboards.settings import DEFAULT_RULES, read_scoring
+from services.leaderboards.usecases.context import Context, Scoring
+from shared.contracts.events import Event, EventType
 
 
 class FakeLedger:
-    """Ledger entries by key, each with whether it reached the boards."""
+    """Ledger entries by key in insertion order, each with its day and whether it reached the boards."""
 
     def __init__(self) -> None:
         self.entries: dict[str, LedgerEntry] = {}
-        self.applied: set[str] = set()
+        self.days: dict[str, date] = {}
+        self.applied_keys: set[str] = set()
 
-    def append(self, entries: Sequence[LedgerEntry]) -> int:
-        new = [entry for entry in entries if entry.key not in self.entries]
-        for entry in new:
-            self.entries.setdefault(entry.key, entry)
-        return len({entry.key for entry in new})
+    def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> int:
+        new = 0
+        for entry, day in entries:
+            if entry.key not in self.entries:
+                self.entries[entry.key] = entry
+                self.days[entry.key] = day
+                new += 1
+        return new
 
     def get_many(self, keys: Sequence[str]) -> list[LedgerEntry]:
         return [self.entries[key] for key in dict.fromkeys(keys) if key in self.entries]
 
+    def get(self, key: str) -> LedgerEntry | None:
+        return self.entries.get(key)
+
+    def for_usage(
+        self,
+        *,
+        user_ids: Sequence[str],
+        days: Sequence[date],
+        objects: Sequence[str],
+        lifetime_rules: Sequence[str],
+        excluding_events: Sequence[str],
+    ) -> list[LedgerEntry]:
+        return [
+            entry
+            for key, entry in self.entries.items()
+            if entry.user_id in user_ids
+            and entry.event_id not in excluding_events
+            and (self.days[key] in days or entry.object_id in objects or entry.rule in lifetime_rules)
+        ]
+
+    def of_object(self, user_id: str, rule: str, object_id: str) -> list[LedgerEntry]:
+        return [
+            entry
+            for entry in self.entries.values()
+            if (entry.user_id, entry.rule, entry.object_id) == (user_id, rule, object_id)
+        ]
+
     def mark_applied(self, keys: Sequence[str]) -> None:
-        self.applied.update(key for key in keys if key in self.entries)
+        self.applied_keys.update(key for key in keys if key in self.entries)
+
+    def applied(self, keys: Sequence[str]) -> set[str]:
+        return {key for key in keys if key in self.applied_keys}
 
     def unapplied(self, created_before: datetime, limit: int = 500) -> list[LedgerEntry]:
         pending = [
             entry
             for key, entry in self.entries.items()
-            if key not in self.applied and entry.created_at <= created_before
+            if key not in self.applied_keys and entry.created_at <= created_before
         ]
         return sorted(pending, key=lambda entry: entry.created_at)[:limit]
 
-    def for_user(self, user_id: str, *, limit: int, offset: int) -> tuple[list[LedgerEntry], int, int]:
+    def page_for(self, user_id: str, *, limit: int, offset: int) -> list[LedgerEntry]:
         mine = [entry for entry in self.entries.values() if entry.user_id == user_id]
         newest_first = sorted(mine, key=lambda entry: (entry.created_at, entry.key), reverse=True)
-        return newest_first[offset : offset + limit], len(mine), sum(entry.points for entry in mine)
+        return newest_first[offset : offset + limit]
+
+    def of_users(self, user_ids: Sequence[str], rules: Sequence[str] | None = None) -> list[LedgerEntry]:
+        mine = [
+            entry
+            for entry in self.entries.values()
+            if entry.user_id in user_ids and (rules is None or entry.rule in rules)
+        ]
+        return sorted(mine, key=lambda entry: (entry.occurred_at, entry.key))
+
+    def everything(self, batch: int = 1000) -> Iterator[list[LedgerEntry]]:
+        ordered = sorted(self.entries.values(), key=lambda entry: (entry.created_at, entry.key))
+        for start in range(0, len(ordered), batch):
+            yield ordered[start : start + batch]
+
+
+class FakePeople:
+    """Cohorts and active days by user."""
+
+    def __init__(self) -> None:
+        self.cohorts: dict[str, tuple[str, ...]] = {}
+        self.days: dict[str, set[date]] = {}
+
+    def note(self, cohorts: Mapping[str, Sequence[str]], active_days: Mapping[str, Iterable[date]]) -> None:
+        for user_id, named in cohorts.items():
+            self.cohorts[user_id] = tuple(named)
+        for user_id, days in active_days.items():
+            self.days.setdefault(user_id, set()).update(days)
+
+    def cohorts_of(self, user_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        return {user_id: self.cohorts[user_id] for user_id in user_ids if user_id in self.cohorts}
+
+    def active_days(self, user_ids: Sequence[str]) -> dict[str, set[date]]:
+        return {user_id: set(self.days[user_id]) for user_id in user_ids if user_id in self.days}
+
+
+class FakeBadges:
+    """Earned tiers by key."""
+
+    def __init__(self) -> None:
+        self.earned: dict[str, EarnedBadge] = {}
+
+    def add_many(self, earned: Sequence[EarnedBadge]) -> int:
+        new = 0
+        for badge in earned:
+            if badge.key not in self.earned:
+                self.earned[badge.key] = badge
+                new += 1
+        return new
+
+    def of_users(self, user_ids: Sequence[str]) -> list[EarnedBadge]:
+        mine = [badge for badge in self.earned.values() if badge.user_id in user_ids]
+        return sorted(mine, key=lambda badge: badge.earned_at)
 
 
 class FakeBoards:
-    """Boards per window period: each member's total and when it was reached; each entry applied once."""
+    """Boards per window period (each member's packed score), balances, levels and the stream, in memory."""
 
-    def __init__(self, zone: ZoneInfo) -> None:
+    def __init__(self, zone: ZoneInfo, level_thresholds: Sequence[int] = (0,)) -> None:
         self.zone = zone
+        self.levels = Levels(tuple(level_thresholds))
         self.scores: dict[tuple[str, Window, str], dict[str, float]] = {}
         self.markers: set[str] = set()
+        self.counts: dict[str, int] = {}
+        self.highest_level: dict[str, int] = {}
+        self.stream: list[Event] = []
+        self.published: set[str] = set()
 
-    def apply(self, entries: Sequence[LedgerEntry]) -> int:
+    def apply(self, entries: Sequence[LedgerEntry], *, publish: bool = True) -> int:
         applied = 0
         for entry in entries:
             if entry.key in self.markers:
                 continue
             self.markers.add(entry.key)
             applied += 1
+            self.counts[entry.user_id] = self.counts.get(entry.user_id, 0) + 1
+            if entry.points == 0:
+                continue
             reached = reached_seconds(entry.occurred_at)
-            for board in entry.boards:
+            for board in dict.fromkeys((GLOBAL_BOARD, *entry.boards)):
                 for window, period in window_periods(entry.occurred_at, self.zone).items():
                     members = self.scores.setdefault((board, window, period), {})
                     total, when = entry.points, reached
@@ -82,33 +182,125 @@ class FakeBoards:
                         total += previous
                         when = max(when, int(SCORE_SCALE - 1 - (score - previous * SCORE_SCALE)))
                     members[entry.user_id] = float(total * SCORE_SCALE + (SCORE_SCALE - 1 - when))
+            balance, _ = self.balance(entry.user_id)
+            if publish:
+                self.stream.append(
+                    Event(
+                        type=EventType.POINTS_AWARDED,
+                        producer="leaderboards",
+                        actor_id=entry.actor_id,
+                        data={
+                            "entry_key": entry.key,
+                            "user_id": entry.user_id,
+                            "points": entry.points,
+                            "total": balance,
+                        },
+                    )
+                )
+            level = self.levels.level_of(balance)
+            if level > self.highest_level.get(entry.user_id, 1):
+                self.highest_level[entry.user_id] = level
+                if publish:
+                    self.stream.append(
+                        Event(
+                            type=EventType.LEVEL_REACHED,
+                            producer="leaderboards",
+                            actor_id=None,
+                            data={"user_id": entry.user_id, "level": level, "points": balance},
+                        )
+                    )
         return applied
 
-    def page(
-        self, board: str, window: Window, now: datetime, *, limit: int, offset: int
-    ) -> tuple[int, int, list[tuple[str, int]]]:
-        members = self.scores.get((board, window, window_periods(now, self.zone)[window]), {})
+    def _ordered(self, board: str, window: Window, period: str) -> list[tuple[str, float]]:
+        members = self.scores.get((board, window, period), {})
         # Redis orders equal scores by member, descending, in a reversed range.
-        ordered = sorted(members.items(), key=lambda item: (item[1], item[0]), reverse=True)
-        rows = [(member, decode_points(score)) for member, score in ordered[offset : offset + limit]]
-        ahead = sum(1 for score in members.values() if rows and decode_points(score) > rows[0][1])
-        return len(members), ahead, rows
+        return sorted(members.items(), key=lambda item: (item[1], item[0]), reverse=True)
+
+    def _rows(self, ordered: list[tuple[str, float]], first: int, count: int) -> tuple[int, list[tuple[str, int]]]:
+        rows = [(member, decode_points(score)) for member, score in ordered[first : first + count]]
+        ahead = sum(1 for _, score in ordered if rows and decode_points(score) > rows[0][1])
+        return ahead, rows
+
+    def page(self, board: str, window: Window, period: str, *, limit: int, offset: int) -> BoardRows:
+        ordered = self._ordered(board, window, period)
+        ahead, rows = self._rows(ordered, offset, limit)
+        return BoardRows(len(ordered), ahead, rows, offset)
+
+    def around(
+        self, board: str, window: Window, period: str, user_ids: Sequence[str], *, around: int
+    ) -> list[BoardRows | None]:
+        ordered = self._ordered(board, window, period)
+        positions = {member: index for index, (member, _) in enumerate(ordered)}
+        answers: list[BoardRows | None] = []
+        for user_id in user_ids:
+            if user_id not in positions:
+                answers.append(None)
+                continue
+            index = positions[user_id]
+            first = max(0, index - around)
+            ahead, rows = self._rows(ordered, first, index + around - first + 1)
+            answers.append(BoardRows(len(ordered), ahead, rows, first, index))
+        return answers
+
+    def balance(self, user_id: str) -> tuple[int, int]:
+        score = self.scores.get((GLOBAL_BOARD, Window.ALL, "all"), {}).get(user_id)
+        return (decode_points(score) if score is not None else 0), self.counts.get(user_id, 0)
+
+    def publish_once(self, messages: Iterable[tuple[str, Event]]) -> int:
+        new = 0
+        for key, event in messages:
+            if key not in self.published:
+                self.published.add(key)
+                self.stream.append(event)
+                new += 1
+        return new
+
+    def clear(self) -> int:
+        removed = len(self.scores) + len(self.markers)
+        self.scores.clear()
+        self.markers.clear()
+        self.counts.clear()
+        self.highest_level.clear()
+        return removed
+
+    def standings(self, board: str = GLOBAL_BOARD, window: Window = Window.ALL, period: str = "all") -> dict[str, int]:
+        """Return every member's points on a board (for tests)."""
+        return {member: decode_points(score) for member, score in self._ordered(board, window, period)}
+
+
+def default_scoring(zone: ZoneInfo | None = None, path: Path = DEFAULT_RULES) -> Scoring:
+    """Return the packaged rules file's scoring in a time zone."""
+    return read_scoring(path, zone or ZoneInfo("UTC"))
 
 
 @dataclass
 class FakeLeaderboards:
-    """The leaderboards service's storage in memory, and a settable clock."""
+    """The leaderboards service's storage in memory, the packaged rules, and a settable clock."""
 
     now: datetime
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
-    points: PointsConfig = field(default_factory=PointsConfig)
+    scoring: Scoring | None = None
 
     def __post_init__(self) -> None:
+        self.scoring = replace(self.scoring or default_scoring(self.zone), zone=self.zone)
         self.ledger = FakeLedger()
-        self.boards = FakeBoards(self.zone)
+        self.people = FakePeople()
+        self.badges = FakeBadges()
+        self.boards = FakeBoards(self.zone, self.scoring.book.level_thresholds)
 
     def context(self) -> Context:
         """Return a use-case context over the fakes, its clock reading `now` at each call."""
+        assert self.scoring is not None
         return Context(
-            producer="leaderboards", clock=lambda: self.now, ledger=self.ledger, boards=self.boards, points=self.points
+            producer="leaderboards",
+            clock=lambda: self.now,
+            ledger=self.ledger,
+            people=self.people,
+            badges=self.badges,
+            boards=self.boards,
+            scoring=self.scoring,
         )
+
+    def day_of(self, entry: LedgerEntry) -> date:
+        """Return the local day an entry counts on."""
+        return local_day(entry.occurred_at, self.zone)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from services.challenges.app import create_app as create_challenges_app
-from services.leaderboards import usecases as leaderboards_usecases
 from services.leaderboards.app import create_app as create_leaderboards_app
+from services.leaderboards.usecases import awarding as leaderboards_awarding
 from shared.contracts.events import Event
 from shared.contracts.payloads import load_payload
 from tests.conftest import SettingsFactory
@@ -53,7 +53,7 @@ def test_a_resource_shared_on_the_in_process_store_earns_points_on_the_boards(
     leaderboards_app = create_leaderboards_app(make_settings("leaderboards"))
     context = leaderboards_app.extensions["connective"].dependencies.context()
     delivered = [(event, load_payload(event.type, event.data)) for event in events]
-    assert leaderboards_usecases.apply_events(delivered, context=context) == 1
+    assert leaderboards_awarding.apply_events(delivered, context=context) == 1
     leaderboards = leaderboards_app.test_client()
     assert api.ok(leaderboards.get("/users/alice/points", headers=ALICE))["total"] == 5
     board = api.ok(leaderboards.get("/leaderboards/cohort:7a", headers=BOB))

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.leaderboards.bootstrap import build
-from services.leaderboards.domain import LedgerEntry, Window, ledger_key
-from services.leaderboards.usecases import Boards, Ledger
+from services.leaderboards.domain.boards import BoardRows, Window, window_periods
+from services.leaderboards.domain.ledger import LedgerEntry, ledger_key
+from services.leaderboards.domain.rules import local_day
+from services.leaderboards.usecases.context import Boards, Ledger
 from tests.builders import NOW
 from tests.conftest import SettingsFactory
 from tests.fakes.leaderboards import FakeBoards, FakeLedger
@@ -41,7 +43,7 @@ def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
         return
     settings: SettingsFactory = request.getfixturevalue("real_settings")
     dependencies = build(settings("leaderboards"))
-    yield Storage(dependencies.ledger, dependencies.boards)
+    yield Storage(dependencies.repositories.ledger, dependencies.boards)
     dependencies.runtime.mongo.close()
 
 
@@ -62,28 +64,36 @@ def entry(user_id: str, points: int = 5, minutes: int = 0, event: str = "e1", **
     return LedgerEntry(**values)  # type: ignore[arg-type]
 
 
+def dated(*entries: LedgerEntry) -> list[tuple[LedgerEntry, date]]:
+    return [(item, local_day(item.occurred_at, ZONE)) for item in entries]
+
+
+def page(storage: Storage, board: str, window: Window = Window.ALL, period: str = "all", **query: int) -> BoardRows:
+    return storage.boards.page(board, window, period, limit=query.get("limit", 10), offset=query.get("offset", 0))
+
+
 def test_an_entry_is_appended_once_whatever_its_points_on_a_second_try(storage: Storage) -> None:
     first = entry("alice")
-    assert storage.ledger.append([first, entry("bob")]) == 2
-    assert storage.ledger.append([entry("alice", points=50), entry("carol")]) == 1
+    assert storage.ledger.append(dated(first, entry("bob"))) == 2
+    assert storage.ledger.append(dated(entry("alice", points=50), entry("carol"))) == 1
     assert storage.ledger.get_many([first.key]) == [first]
-    entries, count, total = storage.ledger.for_user("alice", limit=10, offset=0)
-    assert (entries, count, total) == ([first], 1, 5)
+    assert storage.ledger.get(first.key) == first
+    assert storage.ledger.page_for("alice", limit=10, offset=0) == [first]
 
 
 def test_entries_not_yet_on_the_boards_are_found_once_old_enough(storage: Storage) -> None:
     old, new = entry("alice", event="e1"), entry("alice", event="e2", minutes=10)
-    storage.ledger.append([old, new])
+    storage.ledger.append(dated(old, new))
     assert storage.ledger.unapplied(NOW + timedelta(minutes=5)) == [old]
     storage.ledger.mark_applied([old.key])
+    assert storage.ledger.applied([old.key, new.key]) == {old.key}
     assert storage.ledger.unapplied(NOW + timedelta(minutes=20)) == [new]
 
 
 def test_a_users_ledger_reads_newest_first_a_page_at_a_time(storage: Storage) -> None:
     entries = [entry("alice", points=index, event=f"e{index}", minutes=index) for index in range(1, 5)]
-    storage.ledger.append(entries)
-    page, count, total = storage.ledger.for_user("alice", limit=2, offset=1)
-    assert ([item.event_id for item in page], count, total) == (["e3", "e2"], 4, 10)
+    storage.ledger.append(dated(*entries))
+    assert [item.event_id for item in storage.ledger.page_for("alice", limit=2, offset=1)] == ["e3", "e2"]
 
 
 def test_an_entry_reaches_each_of_its_boards_once(storage: Storage) -> None:
@@ -91,8 +101,9 @@ def test_an_entry_reaches_each_of_its_boards_once(storage: Storage) -> None:
     assert storage.boards.apply([first]) == 1
     assert storage.boards.apply([first]) == 0
     for board in ("global", "cohort:7a"):
-        assert storage.boards.page(board, Window.ALL, NOW, limit=10, offset=0) == (1, 0, [("alice", 5)])
-    assert storage.boards.page("cohort:7b", Window.ALL, NOW, limit=10, offset=0) == (0, 0, [])
+        assert page(storage, board) == BoardRows(1, 0, [("alice", 5)], 0)
+    assert page(storage, "cohort:7b") == BoardRows(0, 0, [], 0)
+    assert storage.boards.balance("alice") == (5, 1)
 
 
 def test_equal_totals_share_a_rank_and_whoever_reached_it_first_is_listed_first(storage: Storage) -> None:
@@ -104,17 +115,14 @@ def test_equal_totals_share_a_rank_and_whoever_reached_it_first_is_listed_first(
             entry("dave", event="e3", minutes=3),
         ]
     )
-    assert storage.boards.page("global", Window.ALL, NOW, limit=10, offset=0) == (
-        3,
-        0,
-        [("dave", 10), ("carol", 5), ("bob", 5)],
-    )
+    assert page(storage, "global") == BoardRows(3, 0, [("dave", 10), ("carol", 5), ("bob", 5)], 0)
     # A page that starts inside a tie says how many are ahead of its first row.
-    assert storage.boards.page("global", Window.ALL, NOW, limit=1, offset=2) == (3, 1, [("bob", 5)])
+    assert page(storage, "global", limit=1, offset=2) == BoardRows(3, 1, [("bob", 5)], 2)
 
 
 def test_a_week_board_holds_only_that_weeks_points(storage: Storage) -> None:
     last_week = entry("alice", event="old", occurred_at=NOW - timedelta(days=7))
     storage.boards.apply([last_week, entry("bob")])
-    assert storage.boards.page("global", Window.WEEK, NOW, limit=10, offset=0) == (1, 0, [("bob", 5)])
-    assert storage.boards.page("global", Window.ALL, NOW, limit=10, offset=0)[0] == 2
+    week = window_periods(NOW, ZONE)[Window.WEEK]
+    assert page(storage, "global", Window.WEEK, week) == BoardRows(1, 0, [("bob", 5)], 0)
+    assert page(storage, "global").total == 2

@@ -17,8 +17,8 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
 from services.challenges.app import API as CHALLENGES_API
-from services.leaderboards import usecases as leaderboards_usecases
 from services.leaderboards.app import API as LEADERBOARDS_API
+from services.leaderboards.usecases import awarding as leaderboards_awarding
 from services.peer_review.app import API as PEER_REVIEW_API
 from shared.contracts.payloads import load_payload
 from shared.web import ProblemSchema, ServiceApi
@@ -212,11 +212,13 @@ def _list_operations(client: FlaskClient) -> list[str]:
     ]
 
 
-def _same_answer_with_an_unknown_parameter(client: FlaskClient, path: str, headers: dict[str, str]) -> None:
-    plain = client.get(path, headers=headers)
+def _same_answer_with_an_unknown_parameter(
+    client: FlaskClient, path: str, headers: dict[str, str], query: dict[str, str] | None = None
+) -> None:
+    plain = client.get(path, query_string=query or {}, headers=headers)
     assert plain.status_code == 200, f"{path}: {plain.get_data(as_text=True)}"
     assert plain.get_json()["total"] > 0, f"{path} lists nothing, so the comparison would show nothing"
-    with_unknown = client.get(path, query_string={"unknown": "1"}, headers=headers)
+    with_unknown = client.get(path, query_string={**(query or {}), "unknown": "1"}, headers=headers)
     assert with_unknown.status_code == 200, f"{path}?unknown=1: {with_unknown.get_data(as_text=True)}"
     assert with_unknown.get_json() == plain.get_json(), path
 
@@ -244,12 +246,18 @@ def test_every_leaderboards_list_ignores_unknown_query_parameters(
     """The stated rule: an unknown query parameter is ignored (an unknown JSON body field is refused with 422)."""
     event = resource_shared_event("alice")
     context = leaderboards_app.extensions["connective"].dependencies.context()
-    leaderboards_usecases.apply_events([(event, load_payload(event.type, event.data))], context=context)
+    leaderboards_awarding.apply_events([(event, load_payload(event.type, event.data))], context=context)
     paths = _list_operations(leaderboards)
-    assert sorted(paths) == ["/leaderboards/{board}", "/users/{user_id}/points"]
+    assert sorted(paths) == [
+        "/leaderboards/{board}",
+        "/leaderboards/{board}/members",
+        "/leaderboards/{board}/users/{user_id}",
+        "/users/{user_id}/points",
+    ]
     for template in paths:
         path = template.replace("{board}", "global").replace("{user_id}", "alice")
-        _same_answer_with_an_unknown_parameter(leaderboards, path, bearer("alice"))
+        query = {"user_id": "alice"} if path.endswith("/members") else None
+        _same_answer_with_an_unknown_parameter(leaderboards, path, bearer("alice"), query)
 
 
 def test_every_peer_review_list_ignores_unknown_query_parameters(

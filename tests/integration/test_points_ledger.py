@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from services.leaderboards import usecases
+from services.leaderboards.usecases import awarding
 from shared.contracts.events import Event
 from shared.contracts.payloads import load_payload
 from tests.factories import bearer, resource_shared_event
@@ -32,11 +32,11 @@ def _dependencies(app: Flask) -> Any:
 
 def _apply(app: Flask, *events: Event) -> int:
     batch = [(event, load_payload(event.type, event.data)) for event in events]
-    return usecases.apply_events(batch, context=_dependencies(app).context())
+    return awarding.apply_events(batch, context=_dependencies(app).context())
 
 
 def _repair(app: Flask) -> int:
-    return usecases.repair_boards(context=_dependencies(app).context())
+    return awarding.repair_boards(context=_dependencies(app).context())
 
 
 def _points(client: FlaskClient, user_id: str) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def dies_at(monkeypatch: pytest.MonkeyPatch) -> Any:
                 monkeypatch.undo()  # the process that comes back is not armed
                 raise ProcessDied(name)
 
-        monkeypatch.setattr(usecases, "crash_point", crash_point)
+        monkeypatch.setattr(awarding, "crash_point", crash_point)
 
     return arm
 
@@ -119,7 +119,9 @@ def test_a_crash_between_ledger_and_board_is_repaired_once_after_the_grace_perio
     dies_at("leaderboards.after_ledger_write")
     with pytest.raises(ProcessDied):
         _apply(leaderboards_app, event)
-    assert _points(leaderboards, "alice")["total"] == 5
+    # The ledger holds the entry; the balance, kept with the boards, follows once it is on them.
+    assert [entry["event_id"] for entry in _points(leaderboards, "alice")["entries"]] == [event.id]
+    assert _points(leaderboards, "alice")["total"] == 0
     assert _board(leaderboards)["total"] == 0
     assert _repair(leaderboards_app) == 0  # still young: the job RQ retries may yet finish it
     _at(leaderboards_app, start + timedelta(minutes=1))
@@ -129,6 +131,7 @@ def test_a_crash_between_ledger_and_board_is_repaired_once_after_the_grace_perio
     assert _apply(leaderboards_app, event) == 0
     assert _repair(leaderboards_app) == 0
     assert _board(leaderboards)["entries"] == [{"rank": 1, "user_id": "alice", "points": 5}]
+    assert (_points(leaderboards, "alice")["total"], _points(leaderboards, "alice")["count"]) == (5, 1)
 
 
 def test_a_crash_after_the_board_update_is_not_doubled_by_the_repair_or_the_retry(
@@ -148,13 +151,17 @@ def test_a_crash_after_the_board_update_is_not_doubled_by_the_repair_or_the_retr
     assert _points(leaderboards, "alice")["total"] == 5
 
 
-def test_a_ledger_is_read_by_its_learner_and_staff_only_and_never_without_a_token(
+def test_a_ledger_is_read_by_its_learner_their_teachers_and_admins_only_and_never_without_a_token(
     leaderboards_app: Flask, leaderboards: FlaskClient
 ) -> None:
-    _apply(leaderboards_app, resource_shared_event("alice"))
+    _apply(leaderboards_app, resource_shared_event("alice", cohorts=["c1"]))
     forbidden = leaderboards.get("/users/alice/points", headers=bearer("bob"))
     assert (forbidden.status_code, forbidden.mimetype) == (403, "application/problem+json")
-    assert leaderboards.get("/users/alice/points", headers=bearer("t", "teacher")).get_json()["total"] == 5
+    other_teacher = leaderboards.get("/users/alice/points", headers=bearer("t2", "teacher", cohorts=("c2",)))
+    assert other_teacher.status_code == 403
+    mine = leaderboards.get("/users/alice/points", headers=bearer("t", "teacher", cohorts=("c1",)))
+    assert mine.get_json()["total"] == 5
+    assert leaderboards.get("/users/alice/points", headers=bearer("a", "admin")).get_json()["total"] == 5
     assert leaderboards.get("/users/alice/points").status_code == 401
 
 

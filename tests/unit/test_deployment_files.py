@@ -19,12 +19,14 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from ruamel.yaml import YAML
 
 from devstack.topology import GATEWAY_PORT, GATEWAY_ROUTES, SERVICES, ServiceSpec, service
 from services.challenges.settings import load_freshness_policy
+from services.leaderboards.settings import load_scoring
 from services.peer_review.settings import load_review_policy
 from shared.faults import CRASH_VARIABLE
 from shared.registry import SERVICE_NAMES
@@ -457,6 +459,9 @@ def variables_read_by_the_services(monkeypatch: pytest.MonkeyPatch, metrics_dir:
         environ = RecordingEnviron({})
         load(environ)
         names |= environ.names
+    environ = RecordingEnviron({})
+    load_scoring(ZoneInfo("UTC"), environ)
+    names |= environ.names
     # gunicorn_conf reads os.environ as it is loaded; read it with a recording environment in its place.
     environ = RecordingEnviron({"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
     monkeypatch.setattr(os, "environ", environ)

@@ -1,17 +1,15 @@
-"""Pure rules of the leaderboards service: awards from events, board scores, windows and ranks."""
+"""Pure rules of boards: their names, scores that pack points and time, windows and competition ranks."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.contracts.events import Event, EventType
 from shared.domain import NotFound
 
 GLOBAL_BOARD = "global"
@@ -33,12 +31,31 @@ class Window(StrEnum):
     MONTH = "month"
 
 
-# How long a window's board is kept after its period ends (the all-time board is kept for ever).
-WINDOW_RETENTION = {Window.WEEK: timedelta(weeks=6), Window.MONTH: timedelta(days=400)}
+PERIOD_PATTERNS = {Window.WEEK: re.compile(r"^\d{4}-W\d{2}$"), Window.MONTH: re.compile(r"^\d{4}-\d{2}$")}
+# How many members either side a member view may show, and how many members one call may ask about.
+MAX_AROUND = 50
+MAX_MEMBERS = 50
+# Past periods readable by default: twelve weeks of weekly boards, twelve months of monthly ones.
+DEFAULT_PERIODS_KEPT = 12
+
+
+def retention(window: Window, periods_kept: int) -> timedelta:
+    """Return how long a window's board is kept after its period ends (the all-time board: for ever)."""
+    if window == Window.WEEK:
+        return timedelta(weeks=periods_kept)
+    return timedelta(days=31 * periods_kept + 1)
 
 
 class InvalidBoard(NotFound):
     """A board name outside global, cohort:{id}, challenge:{id}, tag:{name}: there is no such board."""
+
+
+class UnknownPeriod(NotFound):
+    """A period that is not kept: malformed, in the future, or older than the periods kept."""
+
+
+class NotOnBoard(NotFound):
+    """The learner has no points on this board in this period."""
 
 
 def check_board(board: str) -> str:
@@ -81,6 +98,30 @@ def period_end(window: Window, period: str, zone: ZoneInfo) -> datetime | None:
     return (start + timedelta(days=32)).replace(day=1)
 
 
+def resolve_period(window: Window, period: str | None, now: datetime, zone: ZoneInfo, periods_kept: int) -> str:
+    """Return the period to read: the current one by default, or a past one that is still kept."""
+    current = window_periods(now, zone)[window]
+    if period is None or window == Window.ALL or period == current:
+        if window == Window.ALL and period not in (None, "all"):
+            raise UnknownPeriod("The all-time window has no periods; leave period out")
+        return current
+    example = "2026-W48" if window == Window.WEEK else "2026-11"
+    if not PERIOD_PATTERNS[window].fullmatch(period):
+        raise UnknownPeriod(f"A {window.value} period looks like {example}")
+    try:
+        end = period_end(window, period, zone)
+    except ValueError:
+        raise UnknownPeriod(f"A {window.value} period looks like {example}") from None
+    assert end is not None
+    if window_periods(end - timedelta(seconds=1), zone)[window] != period:
+        raise UnknownPeriod(f"A {window.value} period looks like {example}")
+    if period > current:
+        raise UnknownPeriod(f"{period} has not begun")
+    if end + retention(window, periods_kept) < now:
+        raise UnknownPeriod(f"Only the last {periods_kept} {window.value} periods are kept; {period} is older")
+    return period
+
+
 def boards_for(cohorts: Sequence[str], challenge_id: str | None, tags: Sequence[str]) -> tuple[str, ...]:
     """Return every board an award counts on: global, plus its cohorts, challenge and tags."""
     boards = [GLOBAL_BOARD]
@@ -92,82 +133,15 @@ def boards_for(cohorts: Sequence[str], challenge_id: str | None, tags: Sequence[
 
 
 @dataclass(frozen=True)
-class Award:
-    """Points a rule gives one user for one event."""
+class BoardRows:
+    """Rows of a board in order: its size, how many rank above the first row, the rows and their offset."""
 
-    user_id: str
-    points: int
-    rule: str
-    reason: str
-    boards: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One line of the append-only ledger: who got how many points, by which rule, for which event."""
-
-    key: str
-    user_id: str
-    points: int
-    rule: str
-    reason: str
-    event_id: str
-    event_type: str
-    boards: tuple[str, ...]
-    occurred_at: datetime
-    created_at: datetime
-
-
-def ledger_key(event_id: str, rule: str, user_id: str) -> str:
-    """Return the entry's unique key: one award per event, rule and user, however often it arrives."""
-    return f"{event_id}:{rule}:{user_id}"
-
-
-@dataclass(frozen=True)
-class PointsConfig:
-    """Points per action; configurable per deployment."""
-
-    resource_shared: int = 5
-
-
-Rule = Callable[[Event, Mapping[str, Any], PointsConfig], list[Award]]
-
-
-def _resource_shared(event: Event, data: Mapping[str, Any], config: PointsConfig) -> list[Award]:
-    boards = boards_for(data.get("cohorts", ()), data.get("challenge_id"), data.get("tags", ()))
-    title = str(data.get("title", ""))[:80]
-    return [Award(data["owner_id"], config.resource_shared, "resource.shared", f"Shared a resource: {title}", boards)]
-
-
-# The rules each event type triggers; a rule's name is recorded on every entry it makes.
-RULES: Mapping[str, tuple[Rule, ...]] = {
-    EventType.RESOURCE_SHARED: (_resource_shared,),
-}
-
-
-def awards_for(event: Event, data: Mapping[str, Any], config: PointsConfig) -> list[Award]:
-    """Return the awards an event earns under the configured rules."""
-    return [award for rule in RULES.get(event.type, ()) for award in rule(event, data, config)]
-
-
-def ledger_entries(event: Event, data: Mapping[str, Any], config: PointsConfig, now: datetime) -> list[LedgerEntry]:
-    """Turn an event's awards into ledger entries keyed for idempotency."""
-    return [
-        LedgerEntry(
-            key=ledger_key(event.id, award.rule, award.user_id),
-            user_id=award.user_id,
-            points=award.points,
-            rule=award.rule,
-            reason=award.reason,
-            event_id=event.id,
-            event_type=event.type,
-            boards=award.boards,
-            occurred_at=event.occurred_at,
-            created_at=now,
-        )
-        for award in awards_for(event, data, config)
-        if award.points != 0
-    ]
+    total: int
+    ahead: int
+    rows: list[tuple[str, int]]
+    offset: int
+    # For a member's neighbourhood: the member's position (0-based) on the board.
+    position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +161,29 @@ class BoardPage:
     window: Window
     total: int
     entries: list[Standing] = field(default_factory=list)
+    period: str = "all"
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """A member's place on a board: rank, points, percentile, and the neighbours either side."""
+
+    board: str
+    window: Window
+    period: str
+    user_id: str
+    rank: int
+    points: int
+    percentile: float
+    total: int
+    neighbors: list[Standing] = field(default_factory=list)
+
+
+def percentile(rank: int, total: int) -> float:
+    """Return the share of a board's members (percent) ranked at or below a rank: 100.0 for first place."""
+    if total <= 0:
+        return 0.0
+    return round(100 * (total - rank + 1) / total, 1)
 
 
 def competition_ranks(points: Sequence[int], offset: int, ahead_of_first: int) -> list[int]:

@@ -1,8 +1,7 @@
-"""Leaderboard rules: packed scores, competition ranks, time windows, boards and idempotent ledger entries."""
+"""Board rules: packed scores, competition ranks, time windows and their periods, board names."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,25 +9,20 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from services.leaderboards.domain import (
+from services.leaderboards.domain.boards import (
     GLOBAL_BOARD,
     MAX_POINTS,
     SCORE_EPOCH,
     InvalidBoard,
-    LedgerEntry,
-    PointsConfig,
     Window,
     boards_for,
     check_board,
     competition_ranks,
     decode_points,
     encode_score,
-    ledger_entries,
     period_end,
     window_periods,
 )
-from shared.contracts.events import Event, EventType
-from shared.contracts.payloads import load_payload
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Zones whose DST changes happen away from midnight, so every local midnight exists.
@@ -269,81 +263,3 @@ def test_malformed_boards_are_refused(board: str) -> None:
 def test_board_with_a_trailing_newline_is_refused(board: str) -> None:
     with pytest.raises(InvalidBoard):
         check_board(board)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Ledger entries
-
-
-def shared_event(event_id: str | None = None, **data: object) -> Event:
-    payload = {
-        "resource_id": "r1",
-        "owner_id": "alice",
-        "url": "https://example.com/pluto",
-        "canonical_url": "https://example.com/pluto",
-        "title": "Pluto is a dwarf planet",
-        "cohorts": ["c1"],
-        "tags": ["astronomy"],
-        **data,
-    }
-    return Event(
-        id=event_id or str(uuid.uuid4()),
-        type=EventType.RESOURCE_SHARED,
-        producer="challenges",
-        actor_id="alice",
-        data=payload,
-        occurred_at=datetime(2024, 5, 1, 11, 0, tzinfo=UTC),
-    )
-
-
-def entries_for(event: Event, config: PointsConfig | None = None) -> list[LedgerEntry]:
-    return ledger_entries(event, load_payload(event.type, event.data), config or PointsConfig(), NOW)
-
-
-def test_sharing_a_resource_earns_the_sharer_one_entry_of_five_points() -> None:
-    event = shared_event()
-    [entry] = entries_for(event)
-    assert entry.user_id == "alice"
-    assert entry.points == 5
-    assert entry.rule == "resource.shared"
-    assert entry.key == f"{event.id}:resource.shared:alice"
-    assert entry.event_id == event.id
-    assert entry.event_type == "resource.shared"
-    assert entry.boards == (GLOBAL_BOARD, "cohort:c1", "tag:astronomy")
-    assert entry.occurred_at == event.occurred_at
-    assert entry.created_at == NOW
-    assert "Pluto is a dwarf planet" in entry.reason
-
-
-def test_the_same_event_delivered_twice_yields_the_same_keys() -> None:
-    event_id = str(uuid.uuid4())
-    first = [entry.key for entry in entries_for(shared_event(event_id))]
-    second = [entry.key for entry in entries_for(shared_event(event_id))]
-    assert first == second
-
-
-def test_different_events_yield_different_keys() -> None:
-    assert entries_for(shared_event())[0].key != entries_for(shared_event())[0].key
-
-
-def test_points_come_from_the_deployments_configuration() -> None:
-    assert entries_for(shared_event(), PointsConfig(resource_shared=8))[0].points == 8
-
-
-def test_a_rule_worth_zero_points_writes_no_entry() -> None:
-    assert entries_for(shared_event(), PointsConfig(resource_shared=0)) == []
-
-
-def test_a_challenge_resource_also_counts_on_the_challenge_board() -> None:
-    [entry] = entries_for(shared_event(challenge_id="ch9"))
-    assert "challenge:ch9" in entry.boards
-
-
-def test_long_titles_are_shortened_in_the_reason() -> None:
-    [entry] = entries_for(shared_event(title="x" * 500))
-    assert len(entry.reason) < 120
-
-
-def test_an_event_without_rules_earns_nothing() -> None:
-    event = Event(type=EventType.BADGE_EARNED, producer="leaderboards", actor_id=None, data={"user_id": "alice"})
-    assert ledger_entries(event, event.data, PointsConfig(), NOW) == []

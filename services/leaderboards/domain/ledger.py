@@ -1,0 +1,94 @@
+"""Pure rules of the ledger: its entries, their keys, and reversals (corrections are entries, never edits)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+# The most points one staff award may give or take.
+MAX_MANUAL_POINTS = 1000
+# Stream messages' ids are derived from what they announce, so a message is recognisable when replayed.
+_STREAM_NAMESPACE = uuid.UUID("6f1d2b8e-3c4a-4f5e-9a7b-1c2d3e4f5a6b")
+
+
+class Category(StrEnum):
+    """What kind of points an entry holds, for the daily cap on activity."""
+
+    # Sharing, endorsements, updates, verifications, reviews: capped per day in all.
+    ACTIVITY = "activity"
+    # A challenge's points for graded work: not capped.
+    CHALLENGE = "challenge"
+    # Awarded or corrected by staff.
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One line of the append-only ledger: who got how many points, by which rule, for which event, and why."""
+
+    key: str
+    user_id: str
+    points: int
+    rule: str
+    reason: str
+    event_id: str
+    event_type: str
+    boards: tuple[str, ...]
+    occurred_at: datetime
+    created_at: datetime
+    rule_version: int = 1
+    object_id: str | None = None
+    category: Category = Category.ACTIVITY
+    # A reversal names the entry it takes back; it holds the opposite points.
+    reverses: str | None = None
+    # Staff who made a manual award or a reversal.
+    actor_id: str | None = None
+    # The adjustments that applied (their fields, e.g. `late`), and labels the rule keeps (e.g. the reviewed
+    # author's cohorts): what badges are worked out from besides counts.
+    adjustments: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+
+
+def ledger_key(event_id: str, rule: str, user_id: str) -> str:
+    """Return the entry's unique key: one award per event, rule and user, however often the event arrives."""
+    return f"{event_id}:{rule}:{user_id}"
+
+
+def reversal_key(entry_key: str) -> str:
+    """Return the key of the reversal of an entry: an entry is reversed once."""
+    return f"reversal:{entry_key}"
+
+
+def reversal_of(
+    entry: LedgerEntry,
+    *,
+    reason: str,
+    event_id: str,
+    event_type: str,
+    occurred_at: datetime,
+    now: datetime,
+    actor_id: str | None,
+) -> LedgerEntry:
+    """Return the entry that takes `entry` back: the opposite points, on the same boards, saying why."""
+    if entry.reverses is not None:
+        raise ValueError("a reversal is itself never reversed; make a new award instead")
+    return replace(
+        entry,
+        key=reversal_key(entry.key),
+        points=-entry.points,
+        rule=entry.rule,
+        reason=reason,
+        event_id=event_id,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        created_at=now,
+        reverses=entry.key,
+        actor_id=actor_id,
+    )
+
+
+def stream_event_id(key: str) -> str:
+    """Return the id of the stream event announcing `key` (the same every time it is worked out)."""
+    return str(uuid.uuid5(_STREAM_NAMESPACE, key))

@@ -1,0 +1,332 @@
+"""The boards in Redis: sorted sets derived from the ledger, updated so that a replay changes nothing.
+
+Each ledger entry is applied by one Lua script, atomically: it sets the entry's marker (or, finding it,
+does nothing), adds the points to every board and window the entry counts on, counts the entry in the
+learner's kept balance, and publishes `points.awarded` (and `level.reached` when the balance crosses a
+level first) on the leaderboards' stream. A crash before the script leaves nothing; a replay after it
+changes nothing; so every board and every stream message happens once per entry. A batch is one pipelined
+round trip. Reads are one round trip too: a page, a member's neighbourhood, a balance.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+
+from services.leaderboards.domain.boards import (
+    GLOBAL_BOARD,
+    SCORE_SCALE,
+    BoardRows,
+    Window,
+    decode_points,
+    period_end,
+    reached_seconds,
+    retention,
+    window_periods,
+)
+from services.leaderboards.domain.ledger import LedgerEntry, stream_event_id
+from shared.contracts.events import SCHEMA_VERSION, Event, EventType
+from shared.contracts.streams import LEADERBOARD_STREAM, STREAM_MAXLEN, stream_fields
+
+KEY_PREFIX = "lb"
+ENTRIES_KEY = f"{KEY_PREFIX}:entries"
+LEVELS_KEY = f"{KEY_PREFIX}:levels"
+# How long Redis remembers that an entry is on the boards. Redelivery (RQ retries, the repair sweep)
+# happens within hours, and the ledger's own `applied` flag covers the rest; two weeks leaves a margin.
+APPLIED_MARKER_TTL_SECONDS = 14 * 24 * 3600
+
+# KEYS: marker, stream, entries hash, levels hash, board keys... (the first is the global all-time board).
+# ARGV: marker ttl, member, points, reached seconds, scale, publish (1/0), level thresholds (comma separated),
+#       points.awarded envelope (JSON), level.reached event id, occurred_at, stream maxlen, expiry per board key.
+_APPLY = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
+  return 0
+end
+local member = ARGV[2]
+local points = tonumber(ARGV[3])
+local reached = tonumber(ARGV[4])
+local scale = tonumber(ARGV[5])
+redis.call('HINCRBY', KEYS[3], member, 1)
+if points == 0 then
+  return 1
+end
+local balance = nil
+for i = 5, #KEYS do
+  local total = points
+  local when = reached
+  local current = redis.call('ZSCORE', KEYS[i], member)
+  if current then
+    local score = tonumber(current)
+    local previous = math.floor(score / scale)
+    local previous_when = scale - 1 - (score - previous * scale)
+    total = previous + points
+    if previous_when > when then when = previous_when end
+  end
+  redis.call('ZADD', KEYS[i], string.format('%.17g', total * scale + (scale - 1 - when)), member)
+  local expiry = tonumber(ARGV[7 + i])
+  if expiry and expiry > 0 then
+    redis.call('EXPIREAT', KEYS[i], expiry)
+  end
+  if i == 5 then balance = total end
+end
+local maxlen = ARGV[11]
+local publish = ARGV[6] == '1'
+if publish then
+  local awarded = cjson.decode(ARGV[8])
+  awarded['data']['total'] = balance
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'type', 'points.awarded', 'event', cjson.encode(awarded))
+end
+local level = 0
+for threshold in string.gmatch(ARGV[7], '[^,]+') do
+  if balance >= tonumber(threshold) then level = level + 1 end
+end
+local highest = tonumber(redis.call('HGET', KEYS[4], member) or '1')
+if level > highest then
+  redis.call('HSET', KEYS[4], member, level)
+  if publish then
+    local reached_level = {
+      id = ARGV[9], type = 'level.reached', occurred_at = ARGV[10], producer = 'leaderboards',
+      actor_id = cjson.null, schema_version = 1,
+      data = {user_id = member, level = level, points = balance},
+    }
+    local message = cjson.encode(reached_level)
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'type', 'level.reached', 'event', message)
+  end
+end
+return 1
+"""
+
+# One round trip for a page: its size, its rows, and how many members have more points than the first row.
+_PAGE = """
+local total = redis.call('ZCARD', KEYS[1])
+local first = tonumber(ARGV[1])
+local rows = redis.call('ZREVRANGE', KEYS[1], first, first + tonumber(ARGV[2]) - 1, 'WITHSCORES')
+local ahead = 0
+if #rows > 0 then
+  local scale = tonumber(ARGV[3])
+  local points = math.floor(tonumber(rows[2]) / scale)
+  ahead = redis.call('ZCOUNT', KEYS[1], string.format('%.17g', (points + 1) * scale), '+inf')
+end
+return {total, ahead, rows, first}
+"""
+
+# A member and the K members either side: the same answer as a page that starts K rows above them.
+_AROUND = """
+local index = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+if not index then
+  return false
+end
+local total = redis.call('ZCARD', KEYS[1])
+local around = tonumber(ARGV[2])
+local first = index - around
+if first < 0 then first = 0 end
+local rows = redis.call('ZREVRANGE', KEYS[1], first, index + around, 'WITHSCORES')
+local scale = tonumber(ARGV[3])
+local points = math.floor(tonumber(rows[2]) / scale)
+local ahead = redis.call('ZCOUNT', KEYS[1], string.format('%.17g', (points + 1) * scale), '+inf')
+return {total, ahead, rows, first, index}
+"""
+
+# Publishes a message once: its marker is kept for ever (a learner earns few badges).
+_PUBLISH_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX') then
+  return 0
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', ARGV[2], 'event', ARGV[3])
+return 1
+"""
+
+
+def board_key(board: str, window: Window, period: str) -> str:
+    """Return the Redis key of a board in one window period."""
+    if window == Window.ALL:
+        return f"{KEY_PREFIX}:{board}:all"
+    return f"{KEY_PREFIX}:{board}:{window.value}:{period}"
+
+
+def applied_marker(entry_key: str) -> str:
+    """Return the Redis key that records an entry as applied."""
+    return f"{KEY_PREFIX}:applied:{entry_key}"
+
+
+def published_marker(message_key: str) -> str:
+    """Return the Redis key that records a stream message as published."""
+    return f"{KEY_PREFIX}:published:{message_key}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _rows(raw: Sequence[Any]) -> list[tuple[str, int]]:
+    return [
+        (member.decode() if isinstance(member, bytes) else str(member), decode_points(float(score)))
+        for member, score in zip(raw[0::2], raw[1::2], strict=True)
+    ]
+
+
+class RedisBoards:
+    """Reads and updates the Redis boards, the kept balances and the leaderboards' stream."""
+
+    def __init__(
+        self,
+        connection: redis.Redis | Callable[[], redis.Redis],
+        zone: ZoneInfo,
+        *,
+        periods_kept: int,
+        level_thresholds: Sequence[int],
+    ) -> None:
+        self._connection = connection
+        self.zone = zone
+        self.periods_kept = periods_kept
+        self._thresholds = ",".join(str(threshold) for threshold in level_thresholds)
+        self._scripts: dict[str, Any] = {}
+
+    @property
+    def connection(self) -> redis.Redis:
+        connection = self._connection() if callable(self._connection) else self._connection
+        return connection
+
+    def _script(self, name: str, source: str) -> Any:
+        if name not in self._scripts:
+            self._scripts[name] = self.connection.register_script(source)
+        return self._scripts[name]
+
+    def _keys_and_expiries(self, entry: LedgerEntry) -> tuple[list[str], list[int]]:
+        keys: list[str] = []
+        expiries: list[int] = []
+        periods = window_periods(entry.occurred_at, self.zone)
+        boards = [GLOBAL_BOARD, *(board for board in entry.boards if board != GLOBAL_BOARD)]
+        for board in boards:
+            for window, period in periods.items():
+                keys.append(board_key(board, window, period))
+                end = period_end(window, period, self.zone)
+                expiries.append(int((end + retention(window, self.periods_kept)).timestamp()) if end else 0)
+        return keys, expiries
+
+    def _awarded(self, entry: LedgerEntry) -> str:
+        data = {
+            "entry_key": entry.key,
+            "user_id": entry.user_id,
+            "points": entry.points,
+            "rule": entry.rule,
+            "reason": entry.reason,
+            "source_event_id": entry.event_id,
+            "boards": list(entry.boards),
+            "reverses": entry.reverses,
+            "total": None,
+        }
+        envelope = {
+            "id": stream_event_id(f"points:{entry.key}"),
+            "type": EventType.POINTS_AWARDED.value,
+            "occurred_at": _iso(entry.created_at),
+            "producer": "leaderboards",
+            "actor_id": entry.actor_id,
+            "data": data,
+            "schema_version": SCHEMA_VERSION,
+        }
+        return json.dumps(envelope, separators=(",", ":"))
+
+    def apply(self, entries: Sequence[LedgerEntry], *, publish: bool = True) -> int:
+        """Put entries on their boards in one pipelined round trip; return how many were new to Redis.
+
+        `publish=False` (a rebuild) updates the boards without announcing anything on the stream.
+        """
+        if not entries:
+            return 0
+        apply_script = self._script("apply", _APPLY)
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for entry in entries:
+                keys, expiries = self._keys_and_expiries(entry)
+                apply_script(
+                    keys=[applied_marker(entry.key), LEADERBOARD_STREAM, ENTRIES_KEY, LEVELS_KEY, *keys],
+                    args=[
+                        APPLIED_MARKER_TTL_SECONDS,
+                        entry.user_id,
+                        entry.points,
+                        reached_seconds(entry.occurred_at),
+                        SCORE_SCALE,
+                        "1" if publish else "0",
+                        self._thresholds,
+                        self._awarded(entry),
+                        stream_event_id(f"level:{entry.key}"),
+                        _iso(entry.created_at),
+                        STREAM_MAXLEN,
+                        *expiries,
+                    ],
+                    client=pipeline,
+                )
+            results = pipeline.execute()
+        return sum(int(result) for result in results)
+
+    def page(self, board: str, window: Window, period: str, *, limit: int, offset: int) -> BoardRows:
+        """Return a page of a board in one window period."""
+        page_script = self._script("page", _PAGE)
+        total, ahead, rows, first = page_script(
+            keys=[board_key(board, window, period)], args=[offset, limit, SCORE_SCALE]
+        )
+        return BoardRows(int(total), int(ahead), _rows(rows), int(first))
+
+    def around(
+        self, board: str, window: Window, period: str, user_ids: Sequence[str], *, around: int
+    ) -> list[BoardRows | None]:
+        """Return each member's neighbourhood (K rows either side), None for a non-member; one round trip."""
+        around_script = self._script("around", _AROUND)
+        key = board_key(board, window, period)
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for user_id in user_ids:
+                around_script(keys=[key], args=[user_id, around, SCORE_SCALE], client=pipeline)
+            results = pipeline.execute()
+        answers: list[BoardRows | None] = []
+        for result in results:
+            if not result:
+                answers.append(None)
+                continue
+            total, ahead, rows, first, index = result
+            answers.append(BoardRows(int(total), int(ahead), _rows(rows), int(first), int(index)))
+        return answers
+
+    def balance(self, user_id: str) -> tuple[int, int]:
+        """Return a learner's kept balance and how many ledger entries made it (one round trip)."""
+        with self.connection.pipeline(transaction=False) as pipeline:
+            pipeline.zscore(board_key(GLOBAL_BOARD, Window.ALL, "all"), user_id)
+            pipeline.hget(ENTRIES_KEY, user_id)
+            score, count = pipeline.execute()
+        return (decode_points(float(score)) if score is not None else 0), int(count or 0)
+
+    def publish_once(self, messages: Iterable[tuple[str, Event]]) -> int:
+        """Publish each (key, event) on the stream unless published before; return how many were new."""
+        pending = list(messages)
+        if not pending:
+            return 0
+        publish_script = self._script("publish", _PUBLISH_ONCE)
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for key, event in pending:
+                fields = stream_fields(event)
+                publish_script(
+                    keys=[published_marker(key), LEADERBOARD_STREAM],
+                    args=[STREAM_MAXLEN, fields["type"], fields["event"]],
+                    client=pipeline,
+                )
+            results = pipeline.execute()
+        return sum(int(result) for result in results)
+
+    def clear(self) -> int:
+        """Remove every board, balance, level and entry marker (not the stream, nor published markers)."""
+        removed = 0
+        batch: list[bytes] = []
+        for key in self.connection.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
+            if key.startswith(f"{KEY_PREFIX}:published:".encode()):
+                continue
+            batch.append(key)
+            if len(batch) >= 1000:
+                removed += int(self.connection.unlink(*batch))
+                batch = []
+        if batch:
+            removed += int(self.connection.unlink(*batch))
+        return removed

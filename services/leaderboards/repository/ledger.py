@@ -1,0 +1,164 @@
+"""The points ledger in MongoDB: append-only, one entry per (event, rule, user); the source of truth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import fields
+from datetime import date, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+
+from services.leaderboards.domain.ledger import Category, LedgerEntry
+from shared.store import Repository
+
+LEDGER = "ledger"
+# An entry is stored as its fields, keyed by its idempotency key.
+_STORED_FIELDS = tuple(field.name for field in fields(LedgerEntry) if field.name != "key")
+
+
+def _document(entry: LedgerEntry, day: date) -> dict[str, Any]:
+    document: dict[str, Any] = {"_id": entry.key, **{name: getattr(entry, name) for name in _STORED_FIELDS}}
+    document["boards"] = list(entry.boards)
+    document["category"] = entry.category.value
+    # The entry's day in the deployment's time zone, which daily caps and streaks count by.
+    document["day"] = day.isoformat()
+    # Cleared once the entry is on the Redis boards; the repair sweep finds entries a crash left behind.
+    document["applied"] = False
+    return document
+
+
+def _entry(document: dict[str, Any]) -> LedgerEntry:
+    values: dict[str, Any] = {name: document.get(name) for name in _STORED_FIELDS}
+    values["boards"] = tuple(values["boards"] or ())
+    values["adjustments"] = tuple(values["adjustments"] or ())
+    values["labels"] = tuple(values["labels"] or ())
+    values["category"] = Category(values["category"] or Category.ACTIVITY)
+    values["rule_version"] = values["rule_version"] or 1
+    return LedgerEntry(key=document["_id"], **values)
+
+
+def create_indexes(database: Database[Any]) -> None:
+    """Create the indexes the ledger is read by: a user's entries, their days, objects, events, repair."""
+    ledger = database[LEDGER]
+    ledger.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
+    ledger.create_index([("user_id", ASCENDING), ("day", ASCENDING)])
+    ledger.create_index([("user_id", ASCENDING), ("rule", ASCENDING), ("object_id", ASCENDING)])
+    ledger.create_index([("event_id", ASCENDING)])
+    ledger.create_index([("applied", ASCENDING), ("created_at", ASCENDING)])
+
+
+class LedgerRepository(Repository):
+    """Reads and appends ledger entries."""
+
+    collection_name = LEDGER
+
+    def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> int:
+        """Insert entries (each with its local day) in one bulk write, skipping those recorded; return the new count."""
+        return len(self._store.insert_many(LEDGER, [(_document(entry, day), ()) for entry, day in entries]))
+
+    def get_many(self, keys: Sequence[str]) -> list[LedgerEntry]:
+        """Return the stored entries with these keys (what was recorded first is what counts)."""
+        if not keys:
+            return []
+        return [_entry(document) for document in self.documents.find({"_id": {"$in": list(keys)}})]
+
+    def of_events(self, event_ids: Sequence[str]) -> list[LedgerEntry]:
+        """Return the entries these events made already (a batch delivered again)."""
+        if not event_ids:
+            return []
+        return [_entry(document) for document in self.documents.find({"event_id": {"$in": list(event_ids)}})]
+
+    def for_usage(
+        self,
+        *,
+        user_ids: Sequence[str],
+        days: Sequence[date],
+        objects: Sequence[str],
+        lifetime_rules: Sequence[str],
+        excluding_events: Sequence[str],
+    ) -> list[LedgerEntry]:
+        """Return the entries that count against these users' caps: of these days, objects or rules."""
+        if not user_ids:
+            return []
+        alternatives: list[dict[str, Any]] = [{"day": {"$in": [day.isoformat() for day in days]}}]
+        if objects:
+            alternatives.append({"object_id": {"$in": list(objects)}})
+        if lifetime_rules:
+            alternatives.append({"rule": {"$in": list(lifetime_rules)}})
+        filters = {
+            "user_id": {"$in": list(user_ids)},
+            "event_id": {"$nin": list(excluding_events)},
+            "$or": alternatives,
+        }
+        return [_entry(document) for document in self.documents.find(filters)]
+
+    def get(self, key: str) -> LedgerEntry | None:
+        """Return the entry with this key, if recorded."""
+        document = self.documents.find_one({"_id": key})
+        return _entry(document) if document else None
+
+    def of_object(self, user_id: str, rule: str, object_id: str) -> list[LedgerEntry]:
+        """Return a user's entries of a rule about an object, reversals included."""
+        return [
+            _entry(document)
+            for document in self.documents.find({"user_id": user_id, "rule": rule, "object_id": object_id})
+        ]
+
+    def mark_applied(self, keys: Sequence[str]) -> None:
+        """Record that these entries are on the boards."""
+        if keys:
+            self.documents.update_many({"_id": {"$in": list(keys)}}, {"$set": {"applied": True}})
+
+    def applied(self, keys: Sequence[str]) -> set[str]:
+        """Return which of these entries are marked as on the boards."""
+        if not keys:
+            return set()
+        cursor = self.documents.find({"_id": {"$in": list(keys)}, "applied": True}, {"_id": 1})
+        return {document["_id"] for document in cursor}
+
+    def unapplied(self, created_before: datetime, limit: int = 500) -> list[LedgerEntry]:
+        """Return entries recorded before `created_before` that never reached the boards."""
+        cursor = (
+            self.documents.find({"applied": False, "created_at": {"$lte": created_before}})
+            .sort([("created_at", ASCENDING)])
+            .limit(limit)
+        )
+        return [_entry(document) for document in cursor]
+
+    def page_for(self, user_id: str, *, limit: int, offset: int) -> list[LedgerEntry]:
+        """Return a page of a user's entries, newest first."""
+        cursor = (
+            self.documents.find({"user_id": user_id})
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(offset)
+            .limit(limit)
+        )
+        return [_entry(document) for document in cursor]
+
+    def of_users(self, user_ids: Sequence[str], rules: Sequence[str] | None = None) -> list[LedgerEntry]:
+        """Return these users' entries (of these rules only, if given), oldest first (badges count them)."""
+        if not user_ids:
+            return []
+        filters: dict[str, Any] = {"user_id": {"$in": list(user_ids)}}
+        if rules is not None:
+            filters["rule"] = {"$in": list(rules)}
+        cursor = self.documents.find(filters).sort([("occurred_at", ASCENDING), ("_id", ASCENDING)])
+        return [_entry(document) for document in cursor]
+
+    def everything(self, batch: int = 1000) -> Iterator[list[LedgerEntry]]:
+        """Yield the whole ledger in batches, oldest first (for a rebuild)."""
+        cursor = self.documents.find({}).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).batch_size(batch)
+        chunk: list[LedgerEntry] = []
+        for document in cursor:
+            chunk.append(_entry(document))
+            if len(chunk) >= batch:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def count(self) -> int:
+        """Return how many entries the ledger holds."""
+        return self.documents.count_documents({})

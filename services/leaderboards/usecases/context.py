@@ -1,0 +1,131 @@
+"""What every use case of the leaderboards service needs, and the storage it expects (as protocols).
+
+`services.leaderboards.repository` implements the protocols over MongoDB (the ledger, the source of truth)
+and Redis (the boards, derived from it); the unit tests' in-memory fakes implement them over dictionaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from services.leaderboards.domain.badges import BadgeDefinition, EarnedBadge, Levels
+from services.leaderboards.domain.boards import DEFAULT_PERIODS_KEPT, BoardRows, Window
+from services.leaderboards.domain.ledger import LedgerEntry
+from services.leaderboards.domain.rules import RuleBook
+from shared.contracts.events import Event
+from shared.usecase import UseCaseContext
+
+
+class Ledger(Protocol):
+    """The append-only points ledger, one entry per (event, rule, user): the source of truth."""
+
+    def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> int:
+        """Insert entries (each with its local day), skipping any already recorded; return how many were new."""
+        ...
+
+    def get_many(self, keys: Sequence[str]) -> list[LedgerEntry]: ...
+
+    def get(self, key: str) -> LedgerEntry | None: ...
+
+    def for_usage(
+        self,
+        *,
+        user_ids: Sequence[str],
+        days: Sequence[date],
+        objects: Sequence[str],
+        lifetime_rules: Sequence[str],
+        excluding_events: Sequence[str],
+    ) -> list[LedgerEntry]:
+        """Return these users' entries of these days, about these objects, or of these rules (not of these events)."""
+        ...
+
+    def of_object(self, user_id: str, rule: str, object_id: str) -> list[LedgerEntry]:
+        """Return a user's entries of a rule about an object, reversals included."""
+        ...
+
+    def mark_applied(self, keys: Sequence[str]) -> None: ...
+
+    def applied(self, keys: Sequence[str]) -> set[str]:
+        """Return which of these entries are marked as on the boards."""
+        ...
+
+    def unapplied(self, created_before: datetime, limit: int = 500) -> list[LedgerEntry]: ...
+
+    def page_for(self, user_id: str, *, limit: int, offset: int) -> list[LedgerEntry]: ...
+
+    def of_users(self, user_ids: Sequence[str], rules: Sequence[str] | None = None) -> list[LedgerEntry]:
+        """Return these users' entries (of these rules), oldest first."""
+        ...
+
+    def everything(self, batch: int = 1000) -> Iterable[list[LedgerEntry]]: ...
+
+
+class People(Protocol):
+    """Learners' cohorts as events last named them, and the days they earned points on."""
+
+    def note(self, cohorts: Mapping[str, Sequence[str]], active_days: Mapping[str, Iterable[date]]) -> None:
+        """Record cohorts and active days, all in one bulk write."""
+        ...
+
+    def cohorts_of(self, user_ids: Sequence[str]) -> dict[str, tuple[str, ...]]: ...
+
+    def active_days(self, user_ids: Sequence[str]) -> dict[str, set[date]]: ...
+
+
+class Badges(Protocol):
+    """Earned badge tiers, each once."""
+
+    def add_many(self, earned: Sequence[EarnedBadge]) -> int: ...
+
+    def of_users(self, user_ids: Sequence[str]) -> list[EarnedBadge]: ...
+
+
+class Boards(Protocol):
+    """The boards derived from the ledger, the kept balances and the stream; applying an entry twice changes nothing."""
+
+    def apply(self, entries: Sequence[LedgerEntry], *, publish: bool = True) -> int: ...
+
+    def page(self, board: str, window: Window, period: str, *, limit: int, offset: int) -> BoardRows: ...
+
+    def around(
+        self, board: str, window: Window, period: str, user_ids: Sequence[str], *, around: int
+    ) -> list[BoardRows | None]: ...
+
+    def balance(self, user_id: str) -> tuple[int, int]: ...
+
+    def publish_once(self, messages: Iterable[tuple[str, Event]]) -> int: ...
+
+    def clear(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """The rules in force, the badges, the level curve, the time zone and how many past periods are kept."""
+
+    book: RuleBook
+    badges: tuple[BadgeDefinition, ...] = ()
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    periods_kept: int = DEFAULT_PERIODS_KEPT
+
+    @property
+    def levels(self) -> Levels:
+        """Return the level curve."""
+        return Levels(self.book.level_thresholds)
+
+
+@dataclass
+class Context(UseCaseContext):
+    """What the leaderboards use cases need: the ledger, people, badges, boards, the scoring, one writer at a time."""
+
+    ledger: Ledger = field(kw_only=True)
+    people: People = field(kw_only=True)
+    badges: Badges = field(kw_only=True)
+    boards: Boards = field(kw_only=True)
+    scoring: Scoring = field(kw_only=True)
+    # Held while a batch is worked out and recorded: caps are counted over the ledger, so one writer at a time.
+    exclusive: Callable[[], AbstractContextManager[object]] = field(default=nullcontext, kw_only=True)
