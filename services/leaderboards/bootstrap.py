@@ -50,6 +50,7 @@ class Dependencies:
             ledger=repositories.ledger,
             people=repositories.people,
             badges=repositories.badges,
+            inbox=repositories.inbox,
             boards=self.boards,
             scoring=self.scoring,
             exclusive=self.writer_lock,

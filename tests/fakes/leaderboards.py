@@ -26,6 +26,7 @@ from services.leaderboards.domain.ledger import LedgerEntry
 from services.leaderboards.domain.rules import local_day
 from services.leaderboards.settings import DEFAULT_RULES, read_scoring
 from services.leaderboards.usecases.context import Context, Scoring
+from shared.consumer import Received
 from shared.contracts.events import Event, EventType
 
 
@@ -127,6 +128,28 @@ class FakePeople:
 
     def active_days(self, user_ids: Sequence[str]) -> dict[str, set[date]]:
         return {user_id: set(self.days[user_id]) for user_id in user_ids if user_id in self.days}
+
+
+class FakeInbox:
+    """Received events by id, in arrival order, and which were processed."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, Received] = {}
+        self.processed: set[str] = set()
+
+    def record(self, events: Sequence[Received], received_at: datetime) -> set[str]:
+        again = {event.id for event, _ in events if event.id in self.events}
+        for event, data in events:
+            self.events.setdefault(event.id, (event, dict(data)))
+        return again & self.processed
+
+    def mark_processed(self, event_ids: Sequence[str]) -> None:
+        self.processed.update(event_ids)
+
+    def in_order(self, batch: int = 1000) -> Iterator[list[Received]]:
+        ordered = list(self.events.values())
+        for start in range(0, len(ordered), batch):
+            yield ordered[start : start + batch]
 
 
 class FakeBadges:
@@ -286,6 +309,7 @@ class FakeLeaderboards:
         self.ledger = FakeLedger()
         self.people = FakePeople()
         self.badges = FakeBadges()
+        self.inbox = FakeInbox()
         self.boards = FakeBoards(self.zone, self.scoring.book.level_thresholds)
 
     def context(self) -> Context:
@@ -297,6 +321,7 @@ class FakeLeaderboards:
             ledger=self.ledger,
             people=self.people,
             badges=self.badges,
+            inbox=self.inbox,
             boards=self.boards,
             scoring=self.scoring,
         )

@@ -1,6 +1,6 @@
 """How points are created: events worked out under the rule book, staff awards and reversals, and badges.
 
-Every path ends in `_record`: one bulk write to the ledger (keyed, so a repeat adds nothing), then the
+Every path ends in `record_entries`: one bulk write to the ledger (keyed, so a repeat adds nothing), then the
 stored entries onto the boards (marked in Redis, so a repeat changes nothing there either), then badges.
 A crash between the steps leaves entries marked unapplied, which RQ's retry of the job or the repair sweep
 finishes; nothing is lost and nothing counts twice.
@@ -56,6 +56,11 @@ def apply_events(events: Sequence[Received], *, context: Context) -> int:
     scoring = context.scoring
     with context.exclusive():
         now = context.clock()
+        processed = context.inbox.record(events, now)
+        events = [(event, data) for event, data in events if event.id not in processed]
+        if not events:
+            log.info("events_already_processed", count=len(processed))
+            return 0
         batch_ids = [event.id for event, _ in events]
         context.people.note(_cohorts_named(events), {})
         users = sorted({user for event, data in events for user in beneficiaries(scoring.book, event.type, data)})
@@ -82,7 +87,9 @@ def apply_events(events: Sequence[Received], *, context: Context) -> int:
                 cohorts_of=lambda user: cohorts.get(user, ()),
                 earlier=earlier,
             )
-        return _record(produced, context)
+        new = record_entries(produced, context)
+        context.inbox.mark_processed(batch_ids)
+        return new
 
 
 def _cohorts_named(events: Sequence[Received]) -> dict[str, list[str]]:
@@ -117,8 +124,11 @@ def _standing_awards(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
     return [entry for entry in entries if not entry.reverses and entry.key not in reversed_keys and entry.points]
 
 
-def _record(entries: Sequence[LedgerEntry], context: Context) -> int:
-    """Append entries, put the stored ones on the boards, mark them, and award the badges they complete."""
+def record_entries(entries: Sequence[LedgerEntry], context: Context) -> int:
+    """Append entries, put the stored ones on the boards, mark them, and award the badges they complete.
+
+    Every way points are created ends here; the caller holds the writer lock.
+    """
     if not entries:
         return 0
     zone = context.scoring.zone
@@ -206,7 +216,7 @@ def repair_boards(*, context: Context, grace: timedelta = timedelta(seconds=30))
         if not pending:
             return repaired
         with context.exclusive():
-            _record(pending, context)
+            record_entries(pending, context)
         repaired += len(pending)
 
 
@@ -247,7 +257,7 @@ def award(
         actor_id=actor.user_id,
     )
     with context.exclusive():
-        _record([entry], context)
+        record_entries([entry], context)
     stored = context.ledger.get(entry.key)
     assert stored is not None
     return stored
@@ -279,7 +289,7 @@ def reverse(entry_key: str, reason: str, *, actor: Principal, context: Context) 
     with context.exclusive():
         if context.ledger.get(reversal.key) is not None:
             raise InvalidState("This entry was reversed already", existing_key=reversal.key)
-        _record([reversal], context)
+        record_entries([reversal], context)
     stored = context.ledger.get(reversal.key)
     assert stored is not None
     return stored

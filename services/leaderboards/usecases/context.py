@@ -17,6 +17,7 @@ from services.leaderboards.domain.badges import BadgeDefinition, EarnedBadge, Le
 from services.leaderboards.domain.boards import DEFAULT_PERIODS_KEPT, BoardRows, Window
 from services.leaderboards.domain.ledger import LedgerEntry
 from services.leaderboards.domain.rules import RuleBook
+from shared.consumer import Received
 from shared.contracts.events import Event
 from shared.usecase import UseCaseContext
 
@@ -77,6 +78,18 @@ class People(Protocol):
     def active_days(self, user_ids: Sequence[str]) -> dict[str, set[date]]: ...
 
 
+class Inbox(Protocol):
+    """The events received, each once, in arrival order (what a replay under new rules works from)."""
+
+    def record(self, events: Sequence[Received], received_at: datetime) -> set[str]:
+        """Keep these events; return the ids of those already processed."""
+        ...
+
+    def mark_processed(self, event_ids: Sequence[str]) -> None: ...
+
+    def in_order(self, batch: int = 1000) -> Iterable[list[Received]]: ...
+
+
 class Badges(Protocol):
     """Earned badge tiers, each once."""
 
@@ -120,11 +133,12 @@ class Scoring:
 
 @dataclass
 class Context(UseCaseContext):
-    """What the leaderboards use cases need: the ledger, people, badges, boards, the scoring, one writer at a time."""
+    """What the leaderboards use cases need: storage, the scoring, and one writer at a time."""
 
     ledger: Ledger = field(kw_only=True)
     people: People = field(kw_only=True)
     badges: Badges = field(kw_only=True)
+    inbox: Inbox = field(kw_only=True)
     boards: Boards = field(kw_only=True)
     scoring: Scoring = field(kw_only=True)
     # Held while a batch is worked out and recorded: caps are counted over the ledger, so one writer at a time.
