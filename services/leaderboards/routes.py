@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, cast
 
+from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from services.leaderboards.domain.boards import BoardPage, MemberView
+from services.leaderboards.domain.boards import BoardPage
 from services.leaderboards.domain.ledger import LedgerEntry
 from services.leaderboards.schemas import (
     AroundQuerySchema,
@@ -24,15 +24,19 @@ from services.leaderboards.schemas import (
     RulesSchema,
     UserBadgesSchema,
     UserPointsSchema,
+    member_view_document,
+    user_points_document,
 )
 from services.leaderboards.usecases import awarding, reading
 from services.leaderboards.usecases.context import Context, Scoring
 from shared.auth import authenticate, requires
 from shared.contracts.auth import Role
 from shared.schemas import PageQuerySchema
-from shared.web import ErrorDocs, use_case_context
+from shared.web import ErrorDocs, ServiceBlueprint, use_case_context
 
-leaderboards = Blueprint("leaderboards", __name__, description="Leaderboards, learners' points and badges, the rules")
+leaderboards = ServiceBlueprint(
+    "leaderboards", __name__, description="Leaderboards, learners' points and badges, the rules"
+)
 
 # The problem+json answers of the service's views, documented with examples in its own words.
 documents_errors = ErrorDocs(
@@ -50,6 +54,11 @@ documents_errors = ErrorDocs(
 
 def _context() -> Context:
     return cast(Context, use_case_context())
+
+
+def _json(document: dict[str, Any]) -> Response:
+    """Answer a document built without marshmallow's dump (the hot reads), as the app's JSON provider does."""
+    return current_app.response_class(current_app.json.dumps(document), mimetype="application/json")
 
 
 BOARD = {
@@ -195,6 +204,16 @@ class Board(MethodView):
         reached the total first is listed first. `window` is all time, this week or this month (in the
         deployment's TIMEZONE); `period` reads a past week or month that is still kept.
         """
+        rendered = reading.rendered_board_page(
+            board,
+            window=query["window"],
+            period=query["period"],
+            limit=query["limit"],
+            offset=query["offset"],
+            context=_context(),
+        )
+        if rendered is not None:
+            return Response(rendered, mimetype="application/json")  # type: ignore[return-value]
         return reading.board_page(
             board,
             window=query["window"],
@@ -213,12 +232,12 @@ class Member(MethodView):
     @leaderboards.arguments(AroundQuerySchema, location="query")
     @leaderboards.response(200, MemberViewSchema, example=MEMBER_VIEW_EXAMPLE)
     @documents_errors(leaderboards, 401, 404, 422)
-    def get(self, query: dict[str, Any], board: str, user_id: str) -> MemberView:
+    def get(self, query: dict[str, Any], board: str, user_id: str) -> Response:
         """Read a member's place on a board: rank, points, percentile and `around` neighbours either side.
 
         404 when the learner has no points on the board in this window and period.
         """
-        return reading.member_view(
+        view = reading.member_view(
             board,
             user_id,
             around=query["around"],
@@ -226,6 +245,7 @@ class Member(MethodView):
             period=query["period"],
             context=_context(),
         )
+        return _json(member_view_document(view))
 
 
 @leaderboards.route("/leaderboards/<string(maxlength=80):board>/members", parameters=[BOARD])
@@ -262,14 +282,15 @@ class UserPoints(MethodView):
     @leaderboards.arguments(PageQuerySchema, location="query")
     @leaderboards.response(200, UserPointsSchema, example=USER_POINTS_EXAMPLE)
     @documents_errors(leaderboards, 401, 403, 422)
-    def get(self, query: dict[str, Any], user_id: str) -> reading.UserPoints:
+    def get(self, query: dict[str, Any], user_id: str) -> Response:
         """Read a learner's balance, level and ledger, newest first: every entry names its rule and event.
 
         Visible to the learner, teachers of their cohorts, admins and services.
         """
-        return reading.user_points(
+        points = reading.user_points(
             user_id, actor=authenticate(), limit=query["limit"], offset=query["offset"], context=_context()
         )
+        return _json(user_points_document(points))
 
 
 @leaderboards.route("/users/<string(maxlength=128):user_id>/badges", parameters=[USER_ID])

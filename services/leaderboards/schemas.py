@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from services.leaderboards.domain.boards import MAX_AROUND, MAX_MEMBERS, Window
-from services.leaderboards.domain.ledger import MAX_MANUAL_POINTS
+from services.leaderboards.domain.boards import MAX_AROUND, MAX_MEMBERS, MemberView, Standing, Window
+from services.leaderboards.domain.ledger import MAX_MANUAL_POINTS, LedgerEntry, UserPoints
 from shared.schemas import Name, ObjectId, PageQuerySchema, StrictSchema, Text, unique_items
 
 PERIOD_DESCRIPTION = (
@@ -240,3 +241,64 @@ class IdempotencyHeaderSchema(Schema):
         validate=validate.Regexp(r"^[A-Za-z0-9._:\-]{8,128}$", error="Use 8-128 letters, digits or ._:-"),
         metadata={"description": "Optional; a retry with the same key makes nothing twice"},
     )
+
+
+# The hot reads answer without marshmallow's dump (it costs more than their Redis round trip); these
+# functions build exactly what the schemas above document, which tests/unit/test_leaderboard_documents.py
+# checks against the schemas' own dump.
+
+
+def standing_document(standing: Standing) -> dict[str, Any]:
+    """Return a board row as StandingSchema dumps it."""
+    return {"points": standing.points, "rank": standing.rank, "user_id": standing.user_id}
+
+
+def member_view_document(view: MemberView) -> dict[str, Any]:
+    """Return a member view as MemberViewSchema dumps it."""
+    return {
+        "board": view.board,
+        "neighbors": [standing_document(standing) for standing in view.neighbors],
+        "percentile": view.percentile,
+        "period": view.period,
+        "points": view.points,
+        "rank": view.rank,
+        "total": view.total,
+        "user_id": view.user_id,
+        "window": view.window.value,
+    }
+
+
+def _moment(value: datetime) -> str:
+    return value.isoformat()
+
+
+def ledger_entry_document(entry: LedgerEntry) -> dict[str, Any]:
+    """Return a ledger entry as LedgerEntrySchema dumps it."""
+    return {
+        "actor_id": entry.actor_id,
+        "boards": list(entry.boards),
+        "category": str(entry.category),
+        "created_at": _moment(entry.created_at),
+        "event_id": entry.event_id,
+        "event_type": entry.event_type,
+        "key": entry.key,
+        "object_id": entry.object_id,
+        "occurred_at": _moment(entry.occurred_at),
+        "points": entry.points,
+        "reason": entry.reason,
+        "reverses": entry.reverses,
+        "rule": entry.rule,
+        "rule_version": entry.rule_version,
+    }
+
+
+def user_points_document(points: UserPoints) -> dict[str, Any]:
+    """Return a learner's points as UserPointsSchema dumps them."""
+    return {
+        "count": points.count,
+        "entries": [ledger_entry_document(entry) for entry in points.entries],
+        "level": points.level,
+        "next_level_at": points.next_level_at,
+        "total": points.total,
+        "user_id": points.user_id,
+    }

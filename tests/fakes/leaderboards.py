@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo
 from services.leaderboards.domain.badges import EarnedBadge, Levels
 from services.leaderboards.domain.boards import (
     GLOBAL_BOARD,
+    RENDERED_LIMITS,
     SCORE_SCALE,
     BoardRows,
     Window,
     decode_points,
     reached_seconds,
+    render_page,
     window_periods,
 )
 from services.leaderboards.domain.ledger import LedgerEntry
@@ -183,6 +185,7 @@ class FakeBoards:
         self.highest_level: dict[str, int] = {}
         self.stream: list[Event] = []
         self.published: set[str] = set()
+        self.pages: dict[tuple[str, Window, str, int], bytes] = {}
 
     def apply(self, entries: Sequence[LedgerEntry], *, publish: bool = True) -> int:
         applied = 0
@@ -265,6 +268,23 @@ class FakeBoards:
             answers.append(BoardRows(len(ordered), ahead, rows, first, index))
         return answers
 
+    def rendered_page(self, board: str, window: Window, period: str, limit: int) -> bytes | None:
+        return self.pages.get((board, window, period, limit))
+
+    def refresh_pages(
+        self, keys: Iterable[tuple[str, Window, str]], *, overwrite: bool = True
+    ) -> dict[tuple[str, Window, str, int], bytes]:
+        rendered: dict[tuple[str, Window, str, int], bytes] = {}
+        for board, window, period in set(keys):
+            ordered = self._ordered(board, window, period)
+            rows = [(member, decode_points(score)) for member, score in ordered[: max(RENDERED_LIMITS)]]
+            for limit in RENDERED_LIMITS:
+                body = render_page(board, window, period, len(ordered), rows[:limit])
+                rendered[(board, window, period, limit)] = body
+                if overwrite or (board, window, period, limit) not in self.pages:
+                    self.pages[(board, window, period, limit)] = body
+        return rendered
+
     def balance(self, user_id: str) -> tuple[int, int]:
         score = self.scores.get((GLOBAL_BOARD, Window.ALL, "all"), {}).get(user_id)
         return (decode_points(score) if score is not None else 0), self.counts.get(user_id, 0)
@@ -284,6 +304,7 @@ class FakeBoards:
         self.markers.clear()
         self.counts.clear()
         self.highest_level.clear()
+        self.pages.clear()
         return removed
 
     def standings(self, board: str = GLOBAL_BOARD, window: Window = Window.ALL, period: str = "all") -> dict[str, int]:

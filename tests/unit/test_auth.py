@@ -107,6 +107,28 @@ def test_token_expired_within_clock_skew_is_still_accepted(verifier: TokenVerifi
     assert verifier.verify(token).user_id == "alice"
 
 
+def test_a_verified_token_is_refused_once_it_expires_although_its_check_was_remembered(
+    verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = mint_token(SECRET, "alice", ["learner"], lifetime=timedelta(minutes=1))
+    assert verifier.verify(token).user_id == "alice"
+    assert verifier.verify(token).user_id == "alice"  # remembered
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    monkeypatch.setattr("shared.auth.time.time", later.timestamp)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", _FrozenDatetime(later))
+    assert_unauthorized(verifier, token, "expired")
+
+
+class _FrozenDatetime:
+    """Stands in for the datetime module PyJWT reads the time from."""
+
+    def __init__(self, moment: datetime) -> None:
+        self._moment = moment
+
+    def now(self, tz: object = None) -> datetime:
+        return self._moment
+
+
 def test_token_signed_with_another_secret_is_refused(verifier: TokenVerifier) -> None:
     token = mint_token("some-other-secret-of-sufficient-length", "alice", ["admin"])
     assert_unauthorized(verifier, token, "not valid")

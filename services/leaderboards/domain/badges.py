@@ -54,8 +54,9 @@ class Levels:
         return max((index + 1 for index, threshold in enumerate(self.thresholds) if points >= threshold), default=1)
 
     def next_threshold(self, points: int) -> int | None:
-        """Return the points the next level starts at, or None at the top."""
-        return next((threshold for threshold in self.thresholds if threshold > points), None)
+        """Return the points the next level starts at, or None at the top (level 2's for a negative balance)."""
+        level = self.level_of(points)
+        return self.thresholds[level] if level < len(self.thresholds) else None
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,20 @@ class EarnedBadge:
         return f"{self.user_id}:{self.badge}:{self.tier}"
 
 
+_BADGE_KEYS = {
+    "name", "title", "description", "thresholds", "rule", "adjustment", "objects_with_at_least", "distinct_labels",
+    "mean_points_at_least", "streak",
+}  # fmt: skip
+
+
 def load_badges(entries: Sequence[Mapping[str, Any]]) -> tuple[BadgeDefinition, ...]:
     """Return the badges a rules file's `[[badges]]` define, refusing what it would not understand."""
     badges: list[BadgeDefinition] = []
     for entry in entries:
         name = entry.get("name", "?")
+        unknown = sorted(set(entry) - _BADGE_KEYS)
+        if unknown:
+            raise InvalidRules(f"badge {name}: unknown keys {', '.join(unknown)}")
         try:
             thresholds = tuple(sorted(int(value) for value in entry["thresholds"]))
             badge = BadgeDefinition(

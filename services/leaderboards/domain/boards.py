@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -35,6 +36,8 @@ PERIOD_PATTERNS = {Window.WEEK: re.compile(r"^\d{4}-W\d{2}$"), Window.MONTH: re.
 # How many members either side a member view may show, and how many members one call may ask about.
 MAX_AROUND = 50
 MAX_MEMBERS = 50
+# Pages kept rendered in Redis (the first page at these sizes): a read of one of them is one GET.
+RENDERED_LIMITS = (10, 20, 50, 100)
 # Past periods readable by default: twelve weeks of weekly boards, twelve months of monthly ones.
 DEFAULT_PERIODS_KEPT = 12
 
@@ -200,3 +203,24 @@ def competition_ranks(points: Sequence[int], offset: int, ahead_of_first: int) -
         else:
             ranks.append(offset + index + 1)
     return ranks
+
+
+def entry_board_periods(boards: Iterable[str], moment: datetime, zone: ZoneInfo) -> set[tuple[str, Window, str]]:
+    """Return every (board, window, period) an award at `moment` on these boards counts on (global included)."""
+    periods = window_periods(moment, zone)
+    return {(board, window, period) for board in (GLOBAL_BOARD, *boards) for window, period in periods.items()}
+
+
+def render_page(board: str, window: Window, period: str, total: int, rows: Sequence[tuple[str, int]]) -> bytes:
+    """Return the JSON body of a board's first page, as `GET /leaderboards/{board}` answers it."""
+    ranks = competition_ranks([points for _, points in rows], 0, 0)
+    document = {
+        "board": board,
+        "entries": [
+            {"points": points, "rank": rank, "user_id": user} for rank, (user, points) in zip(ranks, rows, strict=True)
+        ],
+        "period": period,
+        "total": total,
+        "window": window.value,
+    }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()

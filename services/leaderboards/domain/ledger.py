@@ -92,3 +92,15 @@ def reversal_of(
 def stream_event_id(key: str) -> str:
     """Return the id of the stream event announcing `key` (the same every time it is worked out)."""
     return str(uuid.uuid5(_STREAM_NAMESPACE, key))
+
+
+@dataclass(frozen=True)
+class UserPoints:
+    """A learner's kept balance, how many entries made it, and a page of them, newest first."""
+
+    user_id: str
+    total: int
+    count: int
+    entries: list[LedgerEntry]
+    level: int
+    next_level_at: int | None

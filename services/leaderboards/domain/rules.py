@@ -114,6 +114,10 @@ class RuleBook:
 
 def load_rules(document: Mapping[str, Any]) -> RuleBook:
     """Return the rule book a parsed rules file describes, refusing anything it would not understand."""
+    levels = document.get("levels", {})
+    unknown = sorted(set(document) - _DOCUMENT_KEYS) + [f"levels.{key}" for key in sorted(set(levels) - {"thresholds"})]
+    if unknown:
+        raise InvalidRules(f"the rules file has unknown keys {', '.join(unknown)}")
     try:
         version = document["version"]
         rules = tuple(_rule(entry) for entry in document["rules"])
@@ -128,12 +132,13 @@ def load_rules(document: Mapping[str, Any]) -> RuleBook:
     cap = document.get("daily_activity_cap")
     if cap is not None and (not isinstance(cap, int) or cap < 0):
         raise InvalidRules("daily_activity_cap must be a whole number from 0")
-    thresholds = tuple(document.get("levels", {}).get("thresholds", (0,)))
+    thresholds = tuple(levels.get("thresholds", (0,)))
     if not thresholds or thresholds[0] != 0 or list(thresholds) != sorted(set(thresholds)):
         raise InvalidRules("levels.thresholds must start at 0 and rise")
     return RuleBook(version=version, daily_activity_cap=cap, rules=rules, level_thresholds=thresholds)
 
 
+_DOCUMENT_KEYS = {"version", "daily_activity_cap", "rules", "levels", "badges"}
 _RULE_KEYS = {
     "name", "event", "beneficiary", "object", "reason", "points", "points_from", "scale", "each", "when",
     "adjustments", "caps", "category", "replaces", "boards_of", "labels",
@@ -368,8 +373,9 @@ def _points(rule: Rule, item: Mapping[str, Any]) -> tuple[int, list[str], list[s
             applied.append(adjustment.field)
             if adjustment.note:
                 notes.append(adjustment.note)
-    # Half a point and above rounds up: a late review (10 x 0.5) is 5, outside cohorts (10 x 1.2) 12.
-    return max(0, math.floor(base + 0.5)), notes, applied
+    # Half a point and above rounds up: a late review (10 x 0.5) is 5, outside cohorts (10 x 1.2) 12. The
+    # product is rounded to 6 places first, so 45 x 0.7 (31.499999999999996 in binary) is 31.5, hence 32.
+    return max(0, math.floor(round(base, 6) + 0.5)), notes, applied
 
 
 def _cap_note(

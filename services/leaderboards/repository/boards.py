@@ -17,15 +17,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
+from redis.exceptions import NoScriptError
 
 from services.leaderboards.domain.boards import (
     GLOBAL_BOARD,
+    RENDERED_LIMITS,
     SCORE_SCALE,
     BoardRows,
     Window,
     decode_points,
     period_end,
     reached_seconds,
+    render_page,
     retention,
     window_periods,
 )
@@ -36,6 +39,11 @@ from shared.contracts.streams import LEADERBOARD_STREAM, STREAM_MAXLEN, stream_f
 KEY_PREFIX = "lb"
 ENTRIES_KEY = f"{KEY_PREFIX}:entries"
 LEVELS_KEY = f"{KEY_PREFIX}:levels"
+# The lock one writer holds at a time (services.leaderboards.bootstrap.Dependencies.writer_lock); not a board.
+WRITER_LOCK_KEY = f"{KEY_PREFIX}:writer"
+# Rendered pages are replaced after every batch that touches their board, and expire after this meanwhile
+# (so a page a crash left stale heals itself).
+PAGE_TTL_SECONDS = 60
 # How long Redis remembers that an entry is on the boards. Redelivery (RQ retries, the repair sweep)
 # happens within hours, and the ledger's own `applied` flag covers the rest; two weeks leaves a margin.
 APPLIED_MARKER_TTL_SECONDS = 14 * 24 * 3600
@@ -149,6 +157,11 @@ def board_key(board: str, window: Window, period: str) -> str:
     return f"{KEY_PREFIX}:{board}:{window.value}:{period}"
 
 
+def page_key(board: str, window: Window, period: str, limit: int) -> str:
+    """Return the Redis key of a board's first page, rendered at one size."""
+    return f"{KEY_PREFIX}:page:{board}:{window.value}:{period}:{limit}"
+
+
 def applied_marker(entry_key: str) -> str:
     """Return the Redis key that records an entry as applied."""
     return f"{KEY_PREFIX}:applied:{entry_key}"
@@ -185,17 +198,36 @@ class RedisBoards:
         self.zone = zone
         self.periods_kept = periods_kept
         self._thresholds = ",".join(str(threshold) for threshold in level_thresholds)
-        self._scripts: dict[str, Any] = {}
+        self._scripts: dict[str, str] = {}
 
     @property
     def connection(self) -> redis.Redis:
         connection = self._connection() if callable(self._connection) else self._connection
         return connection
 
-    def _script(self, name: str, source: str) -> Any:
-        if name not in self._scripts:
-            self._scripts[name] = self.connection.register_script(source)
-        return self._scripts[name]
+    def _run(self, source: str, calls: Sequence[tuple[Sequence[Any], Sequence[Any]]]) -> list[Any]:
+        """Run a Lua script once per (keys, args) in one pipelined round trip, by its SHA.
+
+        redis-py's Script objects ask SCRIPT EXISTS before every pipeline, a second round trip; here the
+        script is loaded once per process, and again only if Redis forgot it (a restart or SCRIPT FLUSH).
+        Every script here may run twice harmlessly (markers), so a pipeline refused by NOSCRIPT is rerun.
+        """
+        if not calls:
+            return []
+        for attempt in range(2):
+            sha = self._scripts.get(source)
+            if sha is None or attempt:
+                sha = self._scripts[source] = str(self.connection.script_load(source))
+            with self.connection.pipeline(transaction=False) as pipeline:
+                for keys, args in calls:
+                    pipeline.evalsha(sha, len(keys), *keys, *args)
+                results = pipeline.execute(raise_on_error=False)
+            if not any(isinstance(result, NoScriptError) for result in results):
+                break
+        errors = [result for result in results if isinstance(result, Exception)]
+        if errors:
+            raise errors[0]
+        return list(results)
 
     def _keys_and_expiries(self, entry: LedgerEntry) -> tuple[list[str], list[int]]:
         keys: list[str] = []
@@ -239,13 +271,13 @@ class RedisBoards:
         """
         if not entries:
             return 0
-        apply_script = self._script("apply", _APPLY)
-        with self.connection.pipeline(transaction=False) as pipeline:
-            for entry in entries:
-                keys, expiries = self._keys_and_expiries(entry)
-                apply_script(
-                    keys=[applied_marker(entry.key), LEADERBOARD_STREAM, ENTRIES_KEY, LEVELS_KEY, *keys],
-                    args=[
+        calls = []
+        for entry in entries:
+            keys, expiries = self._keys_and_expiries(entry)
+            calls.append(
+                (
+                    [applied_marker(entry.key), LEADERBOARD_STREAM, ENTRIES_KEY, LEVELS_KEY, *keys],
+                    [
                         APPLIED_MARKER_TTL_SECONDS,
                         entry.user_id,
                         entry.points,
@@ -259,16 +291,15 @@ class RedisBoards:
                         STREAM_MAXLEN,
                         *expiries,
                     ],
-                    client=pipeline,
                 )
-            results = pipeline.execute()
+            )
+        results = self._run(_APPLY, calls)
         return sum(int(result) for result in results)
 
     def page(self, board: str, window: Window, period: str, *, limit: int, offset: int) -> BoardRows:
         """Return a page of a board in one window period."""
-        page_script = self._script("page", _PAGE)
-        total, ahead, rows, first = page_script(
-            keys=[board_key(board, window, period)], args=[offset, limit, SCORE_SCALE]
+        [(total, ahead, rows, first)] = self._run(
+            _PAGE, [([board_key(board, window, period)], [offset, limit, SCORE_SCALE])]
         )
         return BoardRows(int(total), int(ahead), _rows(rows), int(first))
 
@@ -276,12 +307,8 @@ class RedisBoards:
         self, board: str, window: Window, period: str, user_ids: Sequence[str], *, around: int
     ) -> list[BoardRows | None]:
         """Return each member's neighbourhood (K rows either side), None for a non-member; one round trip."""
-        around_script = self._script("around", _AROUND)
         key = board_key(board, window, period)
-        with self.connection.pipeline(transaction=False) as pipeline:
-            for user_id in user_ids:
-                around_script(keys=[key], args=[user_id, around, SCORE_SCALE], client=pipeline)
-            results = pipeline.execute()
+        results = self._run(_AROUND, [([key], [user_id, around, SCORE_SCALE]) for user_id in user_ids])
         answers: list[BoardRows | None] = []
         for result in results:
             if not result:
@@ -290,6 +317,44 @@ class RedisBoards:
             total, ahead, rows, first, index = result
             answers.append(BoardRows(int(total), int(ahead), _rows(rows), int(first), int(index)))
         return answers
+
+    def rendered_page(self, board: str, window: Window, period: str, limit: int) -> bytes | None:
+        """Return a board's first page as rendered JSON, if it is kept rendered (one GET)."""
+        body = self.connection.get(page_key(board, window, period, limit))
+        return body.encode() if isinstance(body, str) else body
+
+    def refresh_pages(
+        self, keys: Iterable[tuple[str, Window, str]], *, overwrite: bool = True
+    ) -> dict[tuple[str, Window, str, int], bytes]:
+        """Render the first pages of these boards at every kept size (two round trips); return them.
+
+        The worker overwrites after each batch; a read that found no page renders it only if nobody did
+        meanwhile (`overwrite=False`), so a slow reader never replaces a newer page with an older one.
+        """
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        largest = max(RENDERED_LIMITS)
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for board, window, period in wanted:
+                key = board_key(board, window, period)
+                pipeline.zcard(key)
+                pipeline.zrevrange(key, 0, largest - 1, withscores=True)
+            results = pipeline.execute()
+        rendered: dict[tuple[str, Window, str, int], bytes] = {}
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for index, (board, window, period) in enumerate(wanted):
+                total, raw = int(results[2 * index]), results[2 * index + 1]
+                rows = [
+                    (member.decode() if isinstance(member, bytes) else str(member), decode_points(float(score)))
+                    for member, score in raw
+                ]
+                for limit in RENDERED_LIMITS:
+                    body = render_page(board, window, period, total, rows[:limit])
+                    rendered[(board, window, period, limit)] = body
+                    pipeline.set(page_key(board, window, period, limit), body, ex=PAGE_TTL_SECONDS, nx=not overwrite)
+            pipeline.execute()
+        return rendered
 
     def balance(self, user_id: str) -> tuple[int, int]:
         """Return a learner's kept balance and how many ledger entries made it (one round trip)."""
@@ -304,24 +369,22 @@ class RedisBoards:
         pending = list(messages)
         if not pending:
             return 0
-        publish_script = self._script("publish", _PUBLISH_ONCE)
-        with self.connection.pipeline(transaction=False) as pipeline:
-            for key, event in pending:
-                fields = stream_fields(event)
-                publish_script(
-                    keys=[published_marker(key), LEADERBOARD_STREAM],
-                    args=[STREAM_MAXLEN, fields["type"], fields["event"]],
-                    client=pipeline,
-                )
-            results = pipeline.execute()
+        calls = []
+        for key, event in pending:
+            fields = stream_fields(event)
+            calls.append(
+                ([published_marker(key), LEADERBOARD_STREAM], [STREAM_MAXLEN, fields["type"], fields["event"]])
+            )
+        results = self._run(_PUBLISH_ONCE, calls)
         return sum(int(result) for result in results)
 
     def clear(self) -> int:
-        """Remove every board, balance, level and entry marker (not the stream, nor published markers)."""
+        """Remove every board, balance, level and entry marker (not the stream, published markers, nor the lock)."""
         removed = 0
         batch: list[bytes] = []
         for key in self.connection.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
-            if key.startswith(f"{KEY_PREFIX}:published:".encode()):
+            # The writer lock shares the prefix, and a rebuild clears while holding it: it must stay.
+            if key.startswith(f"{KEY_PREFIX}:published:".encode()) or key == WRITER_LOCK_KEY.encode():
                 continue
             batch.append(key)
             if len(batch) >= 1000:

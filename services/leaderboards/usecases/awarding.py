@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from services.leaderboards.domain.badges import EarnedBadge, progress
-from services.leaderboards.domain.boards import boards_for
+from services.leaderboards.domain.boards import Window, boards_for, entry_board_periods
 from services.leaderboards.domain.ledger import (
     MAX_MANUAL_POINTS,
     Category,
@@ -57,6 +57,7 @@ def apply_events(events: Sequence[Received], *, context: Context) -> int:
     with context.exclusive():
         now = context.clock()
         processed = context.inbox.record(events, now)
+        crash_point("leaderboards.after_inbox_write")
         events = [(event, data) for event, data in events if event.id not in processed]
         if not events:
             log.info("events_already_processed", count=len(processed))
@@ -88,6 +89,7 @@ def apply_events(events: Sequence[Received], *, context: Context) -> int:
                 earlier=earlier,
             )
         new = record_entries(produced, context)
+        crash_point("leaderboards.before_inbox_processed")
         context.inbox.mark_processed(batch_ids)
         return new
 
@@ -138,8 +140,14 @@ def record_entries(entries: Sequence[LedgerEntry], context: Context) -> int:
     keys = [entry.key for entry in unique]
     stored = context.ledger.get_many(keys)
     done = context.ledger.applied(keys)
-    context.boards.apply([entry for entry in stored if entry.key not in done])
+    fresh = [entry for entry in stored if entry.key not in done]
+    context.boards.apply(fresh)
     crash_point("leaderboards.after_board_update")
+    touched: set[tuple[str, Window, str]] = set()
+    for entry in fresh:
+        if entry.points:
+            touched |= entry_board_periods(entry.boards, entry.occurred_at, zone)
+    context.boards.refresh_pages(touched)
     context.ledger.mark_applied(keys)
     earners = [entry for entry in stored if entry.points > 0 and entry.reverses is None]
     active: dict[str, set[date]] = defaultdict(set)
@@ -179,6 +187,7 @@ def award_badges(user_ids: Sequence[str], rules: set[str], *, context: Context) 
     if not earned:
         return 0
     new = context.badges.add_many(earned)
+    crash_point("leaderboards.after_badges_recorded")
     titles = {badge.name: badge.title for badge in scoring.badges}
     context.boards.publish_once((badge.key, _badge_event(badge, titles[badge.badge], context)) for badge in earned)
     return new

@@ -109,6 +109,16 @@ class Boards(Protocol):
         self, board: str, window: Window, period: str, user_ids: Sequence[str], *, around: int
     ) -> list[BoardRows | None]: ...
 
+    def rendered_page(self, board: str, window: Window, period: str, limit: int) -> bytes | None:
+        """Return a board's first page as rendered JSON, if kept rendered."""
+        ...
+
+    def refresh_pages(
+        self, keys: Iterable[tuple[str, Window, str]], *, overwrite: bool = True
+    ) -> dict[tuple[str, Window, str, int], bytes]:
+        """Render these boards' first pages at every kept size; return them."""
+        ...
+
     def balance(self, user_id: str) -> tuple[int, int]: ...
 
     def publish_once(self, messages: Iterable[tuple[str, Event]]) -> int: ...

@@ -14,6 +14,7 @@ from services.leaderboards.domain.badges import (
     progress,
 )
 from services.leaderboards.domain.boards import (
+    RENDERED_LIMITS,
     BoardPage,
     BoardRows,
     MemberView,
@@ -25,7 +26,7 @@ from services.leaderboards.domain.boards import (
     percentile,
     resolve_period,
 )
-from services.leaderboards.domain.ledger import LedgerEntry
+from services.leaderboards.domain.ledger import UserPoints
 from services.leaderboards.domain.rules import local_day
 from services.leaderboards.usecases.context import Context, Scoring
 from shared.contracts.auth import Principal, Role
@@ -48,6 +49,24 @@ def board_page(
     period = resolve_period(window, period, context.clock(), scoring.zone, scoring.periods_kept)
     rows = context.boards.page(board, window, period, limit=limit, offset=offset)
     return BoardPage(board=board, window=window, total=rows.total, entries=_standings(rows), period=period)
+
+
+def rendered_board_page(
+    board: str, *, window: Window, limit: int, offset: int, context: Context, period: str | None = None
+) -> bytes | None:
+    """Return a board's first page as the JSON the worker keeps rendered, or None for any other page.
+
+    The same answer as `board_page`, read with one GET; a page not rendered yet is rendered now.
+    """
+    if offset != 0 or limit not in RENDERED_LIMITS:
+        return None
+    check_board(board)
+    scoring = context.scoring
+    period = resolve_period(window, period, context.clock(), scoring.zone, scoring.periods_kept)
+    body = context.boards.rendered_page(board, window, period, limit)
+    if body is None:
+        body = context.boards.refresh_pages([(board, window, period)], overwrite=False)[(board, window, period, limit)]
+    return body
 
 
 def member_views(
@@ -107,18 +126,6 @@ def _check_may_read(user_id: str, actor: Principal, context: Context) -> None:
             return
         raise Forbidden("A teacher reads the ledgers of their own cohorts' learners only")
     raise Forbidden("Only the learner, their teachers, admins and services may read a learner's ledger")
-
-
-@dataclass(frozen=True)
-class UserPoints:
-    """A learner's kept balance, how many entries made it, and a page of them, newest first."""
-
-    user_id: str
-    total: int
-    count: int
-    entries: list[LedgerEntry]
-    level: int
-    next_level_at: int | None
 
 
 def user_points(user_id: str, *, actor: Principal, limit: int, offset: int, context: Context) -> UserPoints:

@@ -1,0 +1,97 @@
+"""The fast reads on FerretDB and Redis: rendered first pages answer exactly what a computed page does.
+
+The worker renders a board's first page at the common sizes after every batch that touches it; a read of
+one is one GET. These tests compare them with pages computed from the sorted sets, follow them through
+updates, and check that Redis forgetting the Lua scripts (a restart, SCRIPT FLUSH) changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from services.leaderboards.usecases import awarding
+from shared.contracts.events import Event
+from shared.contracts.payloads import load_payload
+from tests.factories import bearer, resource_shared_event
+
+pytestmark = pytest.mark.integration
+
+
+def _apply(app: Flask, *events: Event) -> int:
+    context = app.extensions["connective"].dependencies.context()
+    return awarding.apply_events([(event, load_payload(event.type, event.data)) for event in events], context=context)
+
+
+def _redis(app: Flask) -> Any:
+    return app.extensions["connective"].dependencies.runtime.redis.connection
+
+
+def _page(client: FlaskClient, board: str, **query: Any) -> dict[str, Any]:
+    response = client.get(f"/leaderboards/{board}", query_string=query, headers=bearer("reader"))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def _shares(count: int, seed: int) -> list[Event]:
+    rng = random.Random(seed)  # noqa: S311 - a reproducible mix, not a secret
+    events = []
+    for index in range(count):
+        event = resource_shared_event(f"learner-{rng.randrange(12)}", cohorts=[f"c{rng.randrange(3)}"], tags=["maths"])
+        events.append(replace(event, occurred_at=event.occurred_at - timedelta(seconds=index)))
+    return events
+
+
+def test_a_rendered_first_page_is_the_page_computed_from_the_sorted_set(
+    leaderboards_app: Flask, leaderboards: FlaskClient
+) -> None:
+    _apply(leaderboards_app, *_shares(40, seed=7))
+    redis = _redis(leaderboards_app)
+    assert redis.keys("lb:page:global:all:all:10"), "the worker did not render the first page"
+    for board in ("global", "cohort:c1", "tag:maths"):
+        for window in ("all", "week", "month"):
+            computed = _page(leaderboards, board, window=window, limit=11)  # not a rendered size
+            rendered = _page(leaderboards, board, window=window, limit=10)
+            assert rendered == {**computed, "entries": computed["entries"][:10]}
+
+
+def test_rendered_pages_follow_every_batch_and_a_missing_one_is_rendered_on_read(
+    leaderboards_app: Flask, leaderboards: FlaskClient
+) -> None:
+    _apply(leaderboards_app, resource_shared_event("alice", cohorts=["c1"]))
+    assert _page(leaderboards, "global", limit=10)["entries"] == [{"rank": 1, "user_id": "alice", "points": 5}]
+    _apply(leaderboards_app, resource_shared_event("bob"), resource_shared_event("bob"))
+    assert [row["user_id"] for row in _page(leaderboards, "global", limit=10)["entries"]] == ["bob", "alice"]
+    redis = _redis(leaderboards_app)
+    redis.delete(*redis.keys("lb:page:*"))
+    assert [row["user_id"] for row in _page(leaderboards, "global", limit=20)["entries"]] == ["bob", "alice"]
+    assert redis.exists("lb:page:global:all:all:20")
+
+
+def test_a_stale_rendered_page_is_replaced_by_the_next_batch_on_its_board(
+    leaderboards_app: Flask, leaderboards: FlaskClient
+) -> None:
+    _apply(leaderboards_app, resource_shared_event("alice"))
+    redis = _redis(leaderboards_app)
+    redis.set("lb:page:global:all:all:10", b'{"stale": true}', ex=60)  # as a crash before rendering might leave
+    _apply(leaderboards_app, resource_shared_event("carol"))
+    assert {row["user_id"] for row in _page(leaderboards, "global", limit=10)["entries"]} == {"alice", "carol"}
+
+
+def test_redis_forgetting_the_scripts_changes_nothing(leaderboards_app: Flask, leaderboards: FlaskClient) -> None:
+    _apply(leaderboards_app, resource_shared_event("alice"))
+    redis = _redis(leaderboards_app)
+    redis.script_flush()
+    _apply(leaderboards_app, resource_shared_event("alice"))
+    redis.script_flush()
+    view = leaderboards.get("/leaderboards/global/users/alice", headers=bearer("reader"))
+    assert (view.status_code, view.get_json()["points"]) == (200, 10)
+    redis.script_flush()
+    assert _page(leaderboards, "global", limit=7)["entries"] == [{"rank": 1, "user_id": "alice", "points": 10}]
