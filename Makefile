@@ -50,6 +50,8 @@ test-e2e: $(STAMP) ## Run the end-to-end tests (services as real processes)
 
 bench: $(STAMP) ## Run the benchmarks; each prints its figures against a bare baseline measured in the same run
 	$(PYTHON) -m bench.allocation
+	$(PYTHON) -m bench.boards
+	$(PYTHON) -m bench.events
 
 lint: $(STAMP) ## Check style, types and the import contracts (ruff, mypy, import-linter)
 	$(VENV)/bin/ruff check .

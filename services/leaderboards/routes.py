@@ -97,6 +97,7 @@ MEMBER_VIEW_EXAMPLE = {
 }
 ENTRY_EXAMPLE = {
     "key": "0b6f1c9e-6f7e-4f6a-9a53-3c0f7f1c2a11:resource.shared:alice",
+    "user_id": "alice",
     "points": 5,
     "rule": "resource.shared",
     "rule_version": 1,
@@ -348,12 +349,13 @@ class Awards(MethodView):
     @leaderboards.arguments(IdempotencyHeaderSchema, location="headers")
     @leaderboards.arguments(AwardCreateSchema, example=AWARD_EXAMPLE)
     @leaderboards.response(201, LedgerEntrySchema, example={**ENTRY_EXAMPLE, "rule": "manual"})
-    @documents_errors(leaderboards, 401, 403, 422)
+    @documents_errors(leaderboards, 401, 403, 409, 422)
     def post(self, headers: dict[str, Any], fields: dict[str, Any]) -> LedgerEntry:
         """Award (or deduct, with negative points) points by hand, with a reason; teachers and admins.
 
         A teacher awards learners of their own cohorts, placing the points on those cohorts' boards; an
-        admin anyone. With an `Idempotency-Key` header, a retried request makes nothing twice.
+        admin anyone. With an `Idempotency-Key` header, a retried request makes nothing twice and answers
+        with the first entry; the same key with another award answers 409.
         """
         return awarding.award(
             fields, actor=authenticate(), context=_context(), idempotency_key=headers["idempotency_key"]

@@ -30,7 +30,7 @@ def _window() -> fields.Enum:
 def _period() -> fields.String:
     return fields.String(
         load_default=None,
-        validate=validate.Length(min=4, max=10),
+        validate=validate.Length(min=3, max=10),
         metadata={"description": PERIOD_DESCRIPTION, "example": "2026-W48"},
     )
 
@@ -113,6 +113,7 @@ class LedgerEntrySchema(Schema):
     """One ledger entry: every point says why."""
 
     key = fields.String(metadata={"description": "The entry's unique key (what a reversal names)"})
+    user_id = fields.String(metadata={"description": "Whose points these are", "example": "alice"})
     points = fields.Integer(metadata={"example": 5})
     rule = fields.String(metadata={"example": "resource.shared"})
     rule_version = fields.Integer(metadata={"example": 1})
@@ -289,6 +290,7 @@ def ledger_entry_document(entry: LedgerEntry) -> dict[str, Any]:
         "reverses": entry.reverses,
         "rule": entry.rule,
         "rule_version": entry.rule_version,
+        "user_id": entry.user_id,
     }
 
 

@@ -24,10 +24,11 @@ from services.leaderboards.domain.boards import (
     render_page,
     window_periods,
 )
-from services.leaderboards.domain.ledger import LedgerEntry
+from services.leaderboards.domain.ledger import LedgerEntry, stream_event_id
 from services.leaderboards.domain.rules import local_day
 from services.leaderboards.settings import DEFAULT_RULES, read_scoring
 from services.leaderboards.usecases.context import Context, Scoring
+from shared.clock import to_milliseconds
 from shared.consumer import Received
 from shared.contracts.events import Event, EventType
 
@@ -44,7 +45,10 @@ class FakeLedger:
         new = 0
         for entry, day in entries:
             if entry.key not in self.entries:
-                self.entries[entry.key] = entry
+                # BSON keeps times to the millisecond: what is read back is what MongoDB gives back.
+                self.entries[entry.key] = replace(
+                    entry, occurred_at=to_milliseconds(entry.occurred_at), created_at=to_milliseconds(entry.created_at)
+                )
                 self.days[entry.key] = day
                 new += 1
         return new
@@ -126,7 +130,9 @@ class FakePeople:
             self.days.setdefault(user_id, set()).update(days)
 
     def cohorts_of(self, user_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        return {user_id: self.cohorts[user_id] for user_id in user_ids if user_id in self.cohorts}
+        # A learner known only by their active days is known, with no cohorts (as in MongoDB).
+        known = set(self.cohorts) | set(self.days)
+        return {user_id: self.cohorts.get(user_id, ()) for user_id in user_ids if user_id in known}
 
     def active_days(self, user_ids: Sequence[str]) -> dict[str, set[date]]:
         return {user_id: set(self.days[user_id]) for user_id in user_ids if user_id in self.days}
@@ -142,7 +148,16 @@ class FakeInbox:
     def record(self, events: Sequence[Received], received_at: datetime) -> set[str]:
         again = {event.id for event, _ in events if event.id in self.events}
         for event, data in events:
-            self.events.setdefault(event.id, (event, dict(data)))
+            # Kept as MongoDB gives it back: the envelope's fields, the payload as data, times to the millisecond.
+            kept = Event(
+                type=event.type,
+                producer=event.producer,
+                actor_id=event.actor_id,
+                data=dict(data),
+                id=event.id,
+                occurred_at=to_milliseconds(event.occurred_at),
+            )
+            self.events.setdefault(event.id, (kept, dict(data)))
         return again & self.processed
 
     def mark_processed(self, event_ids: Sequence[str]) -> None:
@@ -164,7 +179,7 @@ class FakeBadges:
         new = 0
         for badge in earned:
             if badge.key not in self.earned:
-                self.earned[badge.key] = badge
+                self.earned[badge.key] = replace(badge, earned_at=to_milliseconds(badge.earned_at))
                 new += 1
         return new
 
@@ -200,6 +215,8 @@ class FakeBoards:
             reached = reached_seconds(entry.occurred_at)
             for board in dict.fromkeys((GLOBAL_BOARD, *entry.boards)):
                 for window, period in window_periods(entry.occurred_at, self.zone).items():
+                    for limit in RENDERED_LIMITS:
+                        self.pages.pop((board, window, period, limit), None)
                     members = self.scores.setdefault((board, window, period), {})
                     total, when = entry.points, reached
                     if entry.user_id in members:
@@ -209,6 +226,7 @@ class FakeBoards:
                         when = max(when, int(SCORE_SCALE - 1 - (score - previous * SCORE_SCALE)))
                     members[entry.user_id] = float(total * SCORE_SCALE + (SCORE_SCALE - 1 - when))
             balance, _ = self.balance(entry.user_id)
+            # The messages the Redis script publishes, as a consumer of the stream reads them back.
             if publish:
                 self.stream.append(
                     Event(
@@ -219,8 +237,15 @@ class FakeBoards:
                             "entry_key": entry.key,
                             "user_id": entry.user_id,
                             "points": entry.points,
+                            "rule": entry.rule,
+                            "reason": entry.reason,
+                            "source_event_id": entry.event_id,
+                            "boards": list(entry.boards),
+                            "reverses": entry.reverses,
                             "total": balance,
                         },
+                        id=stream_event_id(f"points:{entry.key}"),
+                        occurred_at=entry.created_at,
                     )
                 )
             level = self.levels.level_of(balance)
@@ -233,6 +258,8 @@ class FakeBoards:
                             producer="leaderboards",
                             actor_id=None,
                             data={"user_id": entry.user_id, "level": level, "points": balance},
+                            id=stream_event_id(f"level:{entry.key}"),
+                            occurred_at=entry.created_at,
                         )
                     )
         return applied

@@ -1,53 +1,80 @@
 """One contract for the leaderboards' storage, over MongoDB (FerretDB) and Redis and over the in-memory fakes.
 
-The ledger appends each key once and remembers which entries reached the boards; the boards add an entry
-once, rank by points and then by who reached the total first, and keep each window's period apart.
+The ledger appends each key once, keeps times to the millisecond as BSON does, remembers which entries
+reached the boards, and answers the questions the use cases ask of it: a cap's usage, an object's entries, a
+learner's entries, the whole ledger. The boards add an entry once, rank by points and then by who reached the
+total first, keep each window's period apart, show a member's neighbourhood, keep balances, announce points
+and levels once per entry and other messages once per key, and clear everything derived (not the stream).
+People keep the cohorts last named and every active day; badges and the inbox keep each key once.
+Every test runs on both, so a fake cannot drift from what production does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.leaderboards.bootstrap import build
-from services.leaderboards.domain.boards import BoardRows, Window, window_periods
-from services.leaderboards.domain.ledger import LedgerEntry, ledger_key
+from services.leaderboards.domain.badges import EarnedBadge
+from services.leaderboards.domain.boards import RENDERED_LIMITS, BoardRows, Window, window_periods
+from services.leaderboards.domain.ledger import LedgerEntry, ledger_key, reversal_of, stream_event_id
 from services.leaderboards.domain.rules import local_day
-from services.leaderboards.usecases.context import Boards, Ledger
+from services.leaderboards.usecases.context import Badges, Boards, Inbox, Ledger, People
+from shared.contracts.events import Event, EventType
+from shared.contracts.payloads import load_payload
+from shared.contracts.streams import LEADERBOARD_STREAM, event_from_stream
 from tests.builders import NOW
 from tests.conftest import SettingsFactory
-from tests.fakes.leaderboards import FakeBoards, FakeLedger
+from tests.fakes.leaderboards import FakeBadges, FakeBoards, FakeInbox, FakeLedger, FakePeople, default_scoring
 
 pytestmark = pytest.mark.integration
 
 ZONE = ZoneInfo("UTC")
+# The level curve of the packaged rules (level 2 at 50 points), which the real boards are built with.
+LEVELS = default_scoring(ZONE).book.level_thresholds
 
 
 @dataclass
 class Storage:
-    """A ledger and boards of one implementation."""
+    """The storage of one implementation, and how to read what its boards put on the stream."""
 
     ledger: Ledger
     boards: Boards
+    people: People
+    badges: Badges
+    inbox: Inbox
+    stream: Callable[[], list[Event]]
 
 
 @pytest.fixture(params=["real", "fake"])
 def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
-    """Return the MongoDB ledger with the Redis boards, or the fakes."""
+    """Return the MongoDB repositories with the Redis boards, or the fakes."""
     if request.param == "fake":
-        yield Storage(FakeLedger(), FakeBoards(ZONE))
+        boards = FakeBoards(ZONE, LEVELS)
+        yield Storage(FakeLedger(), boards, FakePeople(), FakeBadges(), FakeInbox(), lambda: list(boards.stream))
         return
     settings: SettingsFactory = request.getfixturevalue("real_settings")
     dependencies = build(settings("leaderboards"))
-    yield Storage(dependencies.repositories.ledger, dependencies.boards)
+    repositories = dependencies.repositories
+    connection = dependencies.runtime.redis.connection
+
+    def stream() -> list[Event]:
+        messages: Any = connection.xrange(LEADERBOARD_STREAM)
+        return [event_from_stream(fields) for _, fields in messages]
+
+    yield Storage(
+        repositories.ledger, dependencies.boards, repositories.people, repositories.badges, repositories.inbox, stream
+    )
     dependencies.runtime.mongo.close()
 
 
 def entry(user_id: str, points: int = 5, minutes: int = 0, event: str = "e1", **overrides: object) -> LedgerEntry:
+    """Return a resource.shared entry of `event` for a learner, on global and cohort 7a, `minutes` after NOW."""
     values: dict[str, object] = {
         "key": ledger_key(event, "resource.shared", user_id),
         "user_id": user_id,
@@ -126,3 +153,345 @@ def test_a_week_board_holds_only_that_weeks_points(storage: Storage) -> None:
     week = window_periods(NOW, ZONE)[Window.WEEK]
     assert page(storage, "global", Window.WEEK, week) == BoardRows(1, 0, [("bob", 5)], 0)
     assert page(storage, "global").total == 2
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The ledger
+
+
+def keys(entries: list[LedgerEntry]) -> list[str]:
+    return [item.key for item in entries]
+
+
+def test_a_time_is_kept_to_the_millisecond_as_bson_keeps_it(storage: Storage) -> None:
+    precise = entry("alice", occurred_at=NOW + timedelta(microseconds=123_456), created_at=NOW + timedelta(seconds=1.5))
+    storage.ledger.append(dated(precise))
+    stored = storage.ledger.get(precise.key)
+    assert stored == replace(precise, occurred_at=NOW + timedelta(microseconds=123_000))
+    assert stored is not None and stored.occurred_at.utcoffset() == timedelta(0)
+
+
+def test_an_entry_sent_twice_in_one_write_is_appended_once(storage: Storage) -> None:
+    first = entry("alice")
+    assert storage.ledger.append(dated(first, replace(first, points=9), entry("bob"))) == 2
+    assert sorted(keys(storage.ledger.get_many([first.key, entry("bob").key, "missing"]))) == sorted(
+        [first.key, entry("bob").key]
+    )
+    assert storage.ledger.get(first.key) == first
+    assert storage.ledger.get("missing") is None
+    assert storage.ledger.get_many([]) == []
+
+
+def test_usage_reads_a_users_entries_of_the_days_objects_or_lifetime_rules_asked_for_but_not_the_batchs_own(
+    storage: Storage,
+) -> None:
+    today = entry("alice", event="today")
+    about_object = entry("alice", event="object", minutes=-2 * 24 * 60, object_id="r1")
+    of_lifetime_rule = entry("alice", event="lifetime", minutes=-3 * 24 * 60, rule="knowledge.updated")
+    other_day = entry("alice", event="other", minutes=-4 * 24 * 60, object_id="r2")
+    of_the_batch = entry("alice", event="batch")
+    someone_else = entry("bob", event="today")
+    storage.ledger.append(dated(today, about_object, of_lifetime_rule, other_day, of_the_batch, someone_else))
+    asked = {
+        "user_ids": ["alice"],
+        "days": [NOW.date()],
+        "objects": ["r1"],
+        "lifetime_rules": ["knowledge.updated"],
+        "excluding_events": ["batch"],
+    }
+    assert sorted(keys(storage.ledger.for_usage(**asked))) == sorted(  # type: ignore[arg-type]
+        keys([today, about_object, of_lifetime_rule])
+    )
+    only_days = {**asked, "objects": [], "lifetime_rules": [], "excluding_events": []}
+    assert sorted(keys(storage.ledger.for_usage(**only_days))) == sorted(  # type: ignore[arg-type]
+        keys([today, of_the_batch])
+    )
+    assert storage.ledger.for_usage(**{**asked, "user_ids": []}) == []  # type: ignore[arg-type]
+
+
+def test_an_objects_entries_are_one_users_of_one_rule_reversals_included(storage: Storage) -> None:
+    graded = entry("alice", event="g1", rule="submission.graded", object_id="s1", points=40)
+    reversal = reversal_of(
+        graded, reason="Regraded", event_id="g2", event_type="target.graded", occurred_at=NOW, now=NOW, actor_id=None
+    )
+    storage.ledger.append(
+        dated(
+            graded,
+            reversal,
+            entry("alice", event="g3", rule="submission.graded", object_id="s2"),
+            entry("alice", event="g4", rule="review.accurate", object_id="s1"),
+            entry("bob", event="g1", rule="submission.graded", object_id="s1"),
+        )
+    )
+    assert sorted(keys(storage.ledger.of_object("alice", "submission.graded", "s1"))) == sorted(
+        [graded.key, reversal.key]
+    )
+    assert storage.ledger.of_object("carol", "submission.graded", "s1") == []
+
+
+def test_a_users_entries_read_oldest_first_of_the_rules_asked_for(storage: Storage) -> None:
+    late = entry("alice", event="late", minutes=30)
+    early = entry("alice", event="early", minutes=-30, rule="review.submitted")
+    # Equal times read in key order.
+    tied_b, tied_a = entry("alice", event="tie-b"), entry("alice", event="tie-a")
+    storage.ledger.append(dated(late, early, tied_b, tied_a, entry("bob", event="bob")))
+    assert storage.ledger.of_users(["alice"]) == [early, tied_a, tied_b, late]
+    assert storage.ledger.of_users(["alice", "bob"], ["review.submitted"]) == [early]
+    assert storage.ledger.of_users(["alice"], []) == []
+    assert storage.ledger.of_users([]) == []
+
+
+def test_the_whole_ledger_reads_oldest_first_in_batches(storage: Storage) -> None:
+    entries = [entry(f"user-{index}", minutes=-index) for index in range(5)]
+    storage.ledger.append(dated(*entries))
+    batches = list(storage.ledger.everything(batch=2))
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+    assert [item for batch in batches for item in batch] == entries[::-1]
+
+
+def test_only_recorded_entries_are_marked_as_on_the_boards(storage: Storage) -> None:
+    first = entry("alice")
+    storage.ledger.append(dated(first))
+    storage.ledger.mark_applied([first.key, "never-recorded"])
+    assert storage.ledger.applied([first.key, "never-recorded"]) == {first.key}
+    assert storage.ledger.applied([]) == set()
+    assert storage.ledger.unapplied(NOW + timedelta(days=1)) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The boards
+
+
+def test_a_members_neighbourhood_is_k_rows_either_side_and_a_non_member_has_none(storage: Storage) -> None:
+    storage.boards.apply(
+        [
+            entry("dave", points=25),
+            entry("alice", points=15, minutes=1),
+            entry("bob", points=15, minutes=2),
+            entry("carol", points=5, minutes=3),
+            entry("erin", points=1, minutes=4),
+        ]
+    )
+    board = storage.boards.around("global", Window.ALL, "all", ["bob", "nobody", "dave", "erin"], around=1)
+    assert board == [
+        BoardRows(5, 1, [("alice", 15), ("bob", 15), ("carol", 5)], 1, 2),
+        None,
+        BoardRows(5, 0, [("dave", 25), ("alice", 15)], 0, 0),
+        BoardRows(5, 3, [("carol", 5), ("erin", 1)], 3, 4),
+    ]
+    assert storage.boards.around("global", Window.ALL, "all", ["erin"], around=0) == [
+        BoardRows(5, 4, [("erin", 1)], 4, 4)
+    ]
+    assert storage.boards.around("cohort:7b", Window.ALL, "all", ["alice"], around=3) == [None]
+
+
+def test_a_balance_counts_every_entry_and_sums_their_points(storage: Storage) -> None:
+    assert storage.boards.balance("alice") == (0, 0)
+    storage.boards.apply([entry("alice", points=0, event="capped")])
+    # An entry a cap left nothing of counts, but puts nobody on a board.
+    assert storage.boards.balance("alice") == (0, 1)
+    assert page(storage, "global").total == 0
+    storage.boards.apply([entry("alice", points=12, event="e2"), entry("alice", points=-20, event="e3")])
+    assert storage.boards.balance("alice") == (-8, 3)
+    assert page(storage, "global") == BoardRows(1, 0, [("alice", -8)], 0)
+
+
+def test_points_and_each_level_first_reached_are_announced_once_per_entry(storage: Storage) -> None:
+    first = entry("alice", points=30, event="e1", actor_id="teacher-1")
+    second = entry("alice", points=30, event="e2", minutes=1)
+    assert storage.boards.apply([first, second]) == 2
+    assert storage.boards.apply([first, second]) == 0
+    # Falling below a level and reaching it again announces nothing new.
+    storage.boards.apply([entry("alice", points=-20, event="e3", minutes=2), entry("alice", points=20, event="e4")])
+    messages = storage.stream()
+    for message in messages:
+        load_payload(message.type, message.data)
+
+    def awarded(item: LedgerEntry, total: int) -> Event:
+        return Event(
+            type=EventType.POINTS_AWARDED,
+            producer="leaderboards",
+            actor_id=item.actor_id,
+            data={
+                "entry_key": item.key,
+                "user_id": "alice",
+                "points": item.points,
+                "rule": "resource.shared",
+                "reason": "Shared a resource",
+                "source_event_id": item.event_id,
+                "boards": ["global", "cohort:7a"],
+                "reverses": None,
+                "total": total,
+            },
+            id=stream_event_id(f"points:{item.key}"),
+            occurred_at=item.created_at,
+        )
+
+    level = Event(
+        type=EventType.LEVEL_REACHED,
+        producer="leaderboards",
+        actor_id=None,
+        data={"user_id": "alice", "level": 2, "points": 60},
+        id=stream_event_id(f"level:{second.key}"),
+        occurred_at=second.created_at,
+    )
+    assert messages[:3] == [awarded(first, 30), awarded(second, 60), level]
+    assert [message.type for message in messages[3:]] == [EventType.POINTS_AWARDED] * 2
+
+
+def test_a_rebuild_puts_entries_on_the_boards_without_announcing_them(storage: Storage) -> None:
+    assert storage.boards.apply([entry("alice", points=60)], publish=False) == 1
+    assert storage.stream() == []
+    assert storage.boards.balance("alice") == (60, 1)
+    # The level was reached silently; it is not announced later either.
+    storage.boards.apply([entry("alice", points=5, event="e2")])
+    assert [message.type for message in storage.stream()] == [EventType.POINTS_AWARDED]
+
+
+def _badge_event(user_id: str, badge: str) -> Event:
+    return Event(
+        type=EventType.BADGE_EARNED,
+        producer="leaderboards",
+        actor_id=None,
+        data={"user_id": user_id, "badge": badge, "title": badge.title(), "tier": 1, "threshold": 1, "evidence": []},
+        id=stream_event_id(f"badge:{user_id}:{badge}"),
+        occurred_at=NOW,
+        request_id="req-1",
+    )
+
+
+def test_a_message_is_published_once_per_key_whatever_is_sent_again(storage: Storage) -> None:
+    first, second = _badge_event("alice", "first-share"), _badge_event("bob", "first-share")
+    assert storage.boards.publish_once([("alice:first-share:1", first), ("bob:first-share:1", second)]) == 2
+    assert storage.boards.publish_once([("alice:first-share:1", _badge_event("alice", "other"))]) == 0
+    assert storage.boards.publish_once([]) == 0
+    assert storage.stream() == [first, second]
+
+
+def test_clearing_removes_what_is_derived_but_keeps_the_stream_and_what_was_published(storage: Storage) -> None:
+    first = entry("alice", points=60)
+    storage.boards.apply([first, entry("bob", event="e2", occurred_at=NOW - timedelta(days=7))])
+    storage.boards.publish_once([("alice:first-share:1", _badge_event("alice", "first-share"))])
+    storage.boards.refresh_pages([("global", Window.ALL, "all")])
+    stream = storage.stream()
+    assert storage.boards.clear() > 0
+    assert storage.boards.clear() == 0
+    for board, window, period in (("global", Window.ALL, "all"), ("cohort:7a", Window.WEEK, week_of(NOW))):
+        assert page(storage, board, window, period) == BoardRows(0, 0, [], 0)
+    assert page(storage, "global", Window.WEEK, week_of(NOW - timedelta(days=7))).total == 0
+    assert storage.boards.balance("alice") == (0, 0)
+    assert storage.boards.rendered_page("global", Window.ALL, "all", RENDERED_LIMITS[0]) is None
+    assert storage.stream() == stream
+    # Entries go on again, reaching their levels again, silently in a rebuild; what was published stays so.
+    assert storage.boards.apply([first], publish=False) == 1
+    assert storage.boards.balance("alice") == (60, 1)
+    assert storage.boards.publish_once([("alice:first-share:1", _badge_event("alice", "first-share"))]) == 0
+    assert storage.stream() == stream
+
+
+def week_of(moment: datetime) -> str:
+    return window_periods(moment, ZONE)[Window.WEEK]
+
+
+def test_a_rendered_first_page_is_the_board_as_read_and_goes_with_the_next_change_to_the_board(
+    storage: Storage,
+) -> None:
+    board = ("global", Window.ALL, "all")
+    assert storage.boards.rendered_page(*board, 10) is None
+    storage.boards.apply([entry("alice", points=5), entry("bob", points=5, minutes=1), entry("carol", points=9)])
+    rendered = storage.boards.refresh_pages([board])
+    assert set(rendered) == {(*board, limit) for limit in RENDERED_LIMITS}
+    assert storage.boards.rendered_page(*board, 10) == rendered[(*board, 10)]
+    assert rendered[(*board, 10)] == (
+        b'{"board":"global","entries":[{"points":9,"rank":1,"user_id":"carol"},'
+        b'{"points":5,"rank":2,"user_id":"alice"},{"points":5,"rank":2,"user_id":"bob"}],'
+        b'"period":"all","total":3,"window":"all"}'
+    )
+    assert storage.boards.refresh_pages([board], overwrite=False) == rendered  # a reader's render keeps it
+    storage.boards.apply([entry("dave", points=50)])
+    # The update takes the board's pages away with it: no page outlives a change, even if nothing renders.
+    assert storage.boards.rendered_page(*board, 10) is None
+    late = storage.boards.refresh_pages([board], overwrite=False)
+    assert storage.boards.rendered_page(*board, 10) == late[(*board, 10)] != rendered[(*board, 10)]
+    assert b'"user_id":"dave"' in late[(*board, 10)]
+    assert storage.boards.refresh_pages([]) == {}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# People, badges, the inbox
+
+
+def test_a_learners_cohorts_are_the_last_named_and_their_active_days_add_up(storage: Storage) -> None:
+    monday, tuesday = date(2026, 11, 30), date(2026, 12, 1)
+    storage.people.note({"alice": ["7a", "chess"], "bob": ["7b"]}, {"alice": [monday]})
+    storage.people.note({"alice": ["7b"]}, {"alice": [tuesday, monday], "carol": [tuesday]})
+    storage.people.note({}, {})
+    assert storage.people.cohorts_of(["alice", "bob", "carol", "nobody"]) == {
+        "alice": ("7b",),
+        "bob": ("7b",),
+        # Known by an active day only: no cohorts.
+        "carol": (),
+    }
+    assert storage.people.active_days(["alice", "carol", "nobody"]) == {"alice": {monday, tuesday}, "carol": {tuesday}}
+    assert storage.people.cohorts_of([]) == {}
+    assert storage.people.active_days([]) == {}
+    storage.people.note({"alice": []}, {})
+    assert storage.people.cohorts_of(["alice"]) == {"alice": ()}
+
+
+def earned(user_id: str, badge: str, tier: int = 1, minutes: int = 0) -> EarnedBadge:
+    return EarnedBadge(
+        user_id, badge, tier, tier * 10, NOW + timedelta(minutes=minutes, microseconds=777), (f"{badge}-e1", "e2")
+    )
+
+
+def test_a_badge_tier_is_recorded_once_and_read_back_oldest_first_with_its_evidence(storage: Storage) -> None:
+    second, first = earned("alice", "reviewer", 2, minutes=5), earned("alice", "reviewer", 1)
+    assert storage.badges.add_many([second, first, earned("bob", "curator"), replace(first, threshold=99)]) == 3
+    assert storage.badges.add_many([replace(first, evidence=())]) == 0
+    assert storage.badges.add_many([]) == 0
+    kept = [replace(badge, earned_at=badge.earned_at.replace(microsecond=0)) for badge in (first, second)]
+    assert storage.badges.of_users(["alice"]) == kept
+    assert [badge.badge for badge in storage.badges.of_users(["alice", "bob"])] == ["reviewer", "curator", "reviewer"]
+    assert storage.badges.of_users([]) == []
+
+
+def received(*data: str, occurred_at: datetime = NOW) -> list[tuple[Event, dict[str, str]]]:
+    batch = []
+    for value in data:
+        event = Event(
+            type=EventType.RESOURCE_SHARED,
+            producer="challenges",
+            actor_id="alice",
+            data={"raw": value},
+            occurred_at=occurred_at,
+            request_id="req-1",
+        )
+        batch.append((event, {"title": value}))
+    return batch
+
+
+def test_an_event_is_kept_once_with_its_first_payload_and_reported_again_only_once_processed(
+    storage: Storage,
+) -> None:
+    first, second = received("one", "two", occurred_at=NOW + timedelta(microseconds=4_321))
+    assert storage.inbox.record([first, second, first], NOW) == set()
+    assert storage.inbox.record([(first[0], {"title": "changed"})], NOW) == set()
+    storage.inbox.mark_processed([first[0].id])
+    assert storage.inbox.record([first, second, *received("three")], NOW + timedelta(seconds=1)) == {first[0].id}
+    assert storage.inbox.record([], NOW) == set()
+    (batch,) = list(storage.inbox.in_order())
+    kept, payload = batch[0]
+    # As received: the envelope's fields, the payload as its data (the first one kept), times to the millisecond.
+    assert (kept.id, kept.type, kept.producer, kept.actor_id) == (first[0].id, "resource.shared", "challenges", "alice")
+    assert kept.occurred_at == NOW + timedelta(microseconds=4_000)
+    assert payload == dict(kept.data) == {"title": "one"}
+
+
+def test_events_are_read_back_in_the_order_they_arrived_in_batches(storage: Storage) -> None:
+    arrivals = [received("a", "b"), received("c"), received("d", "e")]
+    for second, batch in enumerate(arrivals):
+        storage.inbox.record(batch, NOW + timedelta(seconds=second))
+    chunks = list(storage.inbox.in_order(batch=2))
+    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
+    assert [payload["title"] for chunk in chunks for _, payload in chunk] == ["a", "b", "c", "d", "e"]

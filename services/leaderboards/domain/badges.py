@@ -168,13 +168,23 @@ def _counted(definition: BadgeDefinition, standing: Sequence[LedgerEntry]) -> tu
     if definition.objects_with_at_least is not None:
         per_object = Counter(entry.object_id for entry in mine if entry.object_id)
         qualifying = {object_id for object_id, count in per_object.items() if count >= definition.objects_with_at_least}
-        return len(qualifying), [entry for entry in mine if entry.object_id in qualifying]
+        # The evidence names each object counted, by the entry that made it qualify.
+        reached: dict[str, LedgerEntry] = {}
+        seen: Counter[str] = Counter()
+        for entry in mine:
+            if entry.object_id in qualifying:
+                seen[entry.object_id] += 1
+                if seen[entry.object_id] == definition.objects_with_at_least:
+                    reached[entry.object_id] = entry
+        ordered = sorted(reached.values(), key=lambda entry: (entry.occurred_at, entry.key))
+        return len(qualifying), ordered
     if definition.distinct_labels:
         labels: dict[str, LedgerEntry] = {}
         for entry in mine:
             for label in entry.labels:
                 labels.setdefault(label, entry)
-        return len(labels), list(labels.values())
+        # One entry may bring two labels (an author of two cohorts): it is evidence once.
+        return len(labels), list({entry.key: entry for entry in labels.values()}.values())
     return len(mine), mine
 
 

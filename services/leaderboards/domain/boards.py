@@ -120,9 +120,19 @@ def resolve_period(window: Window, period: str | None, now: datetime, zone: Zone
         raise UnknownPeriod(f"A {window.value} period looks like {example}")
     if period > current:
         raise UnknownPeriod(f"{period} has not begun")
-    if end + retention(window, periods_kept) < now:
+    if _periods_between(window, period, current) > periods_kept:
         raise UnknownPeriod(f"Only the last {periods_kept} {window.value} periods are kept; {period} is older")
     return period
+
+
+def _periods_between(window: Window, earlier: str, later: str) -> int:
+    """Return how many weeks or months `earlier` is before `later` (both well-formed periods)."""
+    if window == Window.MONTH:
+        (year_a, month_a), (year_b, month_b) = (map(int, earlier.split("-")), map(int, later.split("-")))
+        return (year_b * 12 + month_b) - (year_a * 12 + month_a)
+    start_a = datetime.strptime(f"{earlier}-1", "%G-W%V-%u")
+    start_b = datetime.strptime(f"{later}-1", "%G-W%V-%u")
+    return (start_b - start_a).days // 7
 
 
 def boards_for(cohorts: Sequence[str], challenge_id: str | None, tags: Sequence[str]) -> tuple[str, ...]:

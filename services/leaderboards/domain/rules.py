@@ -251,7 +251,8 @@ def evaluate(
                         reason=f"Replaced by a later decision: {previous.reason}"[:MAX_REASON],
                         event_id=facts.event_id,
                         event_type=facts.event_type,
-                        occurred_at=facts.occurred_at,
+                        # It counts when the award it replaces did: that period's boards lose it.
+                        occurred_at=previous.occurred_at,
                         now=facts.now,
                         actor_id=None,
                     )
@@ -290,7 +291,8 @@ def cohorts_named(event_type: str, data: Mapping[str, Any]) -> dict[str, list[st
     user_field = COHORTS_BELONG_TO.get(event_type)
     user_id = data.get(user_field) if user_field else None
     cohorts = data.get("cohorts")
-    if not isinstance(user_id, str) or not isinstance(cohorts, list):
+    # No cohorts named is not "in no cohort": a producer that does not know them says nothing.
+    if not isinstance(user_id, str) or not isinstance(cohorts, list) or not cohorts:
         return {}
     return {user_id: [str(cohort) for cohort in cohorts]}
 

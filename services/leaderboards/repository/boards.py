@@ -48,9 +48,11 @@ PAGE_TTL_SECONDS = 60
 # happens within hours, and the ledger's own `applied` flag covers the rest; two weeks leaves a margin.
 APPLIED_MARKER_TTL_SECONDS = 14 * 24 * 3600
 
-# KEYS: marker, stream, entries hash, levels hash, board keys... (the first is the global all-time board).
+# KEYS: marker, stream, entries hash, levels hash, board keys... (the first is the global all-time board),
+#       then the rendered pages of those boards (deleted with the update, so no page outlives the change).
 # ARGV: marker ttl, member, points, reached seconds, scale, publish (1/0), level thresholds (comma separated),
-#       points.awarded envelope (JSON), level.reached event id, occurred_at, stream maxlen, expiry per board key.
+#       points.awarded envelope (JSON), level.reached event id, occurred_at, stream maxlen, how many board
+#       keys, expiry per board key.
 _APPLY = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
   return 0
@@ -64,7 +66,11 @@ if points == 0 then
   return 1
 end
 local balance = nil
-for i = 5, #KEYS do
+local boards = tonumber(ARGV[12])
+for i = 5 + boards, #KEYS do
+  redis.call('DEL', KEYS[i])
+end
+for i = 5, 4 + boards do
   local total = points
   local when = reached
   local current = redis.call('ZSCORE', KEYS[i], member)
@@ -76,7 +82,7 @@ for i = 5, #KEYS do
     if previous_when > when then when = previous_when end
   end
   redis.call('ZADD', KEYS[i], string.format('%.17g', total * scale + (scale - 1 - when)), member)
-  local expiry = tonumber(ARGV[7 + i])
+  local expiry = tonumber(ARGV[8 + i])
   if expiry and expiry > 0 then
     redis.call('EXPIREAT', KEYS[i], expiry)
   end
@@ -229,17 +235,19 @@ class RedisBoards:
             raise errors[0]
         return list(results)
 
-    def _keys_and_expiries(self, entry: LedgerEntry) -> tuple[list[str], list[int]]:
+    def _keys_and_expiries(self, entry: LedgerEntry) -> tuple[list[str], list[int], list[str]]:
         keys: list[str] = []
         expiries: list[int] = []
+        pages: list[str] = []
         periods = window_periods(entry.occurred_at, self.zone)
         boards = [GLOBAL_BOARD, *(board for board in entry.boards if board != GLOBAL_BOARD)]
         for board in boards:
             for window, period in periods.items():
                 keys.append(board_key(board, window, period))
+                pages += [page_key(board, window, period, limit) for limit in RENDERED_LIMITS]
                 end = period_end(window, period, self.zone)
                 expiries.append(int((end + retention(window, self.periods_kept)).timestamp()) if end else 0)
-        return keys, expiries
+        return keys, expiries, pages
 
     def _awarded(self, entry: LedgerEntry) -> str:
         data = {
@@ -273,10 +281,10 @@ class RedisBoards:
             return 0
         calls = []
         for entry in entries:
-            keys, expiries = self._keys_and_expiries(entry)
+            keys, expiries, pages = self._keys_and_expiries(entry)
             calls.append(
                 (
-                    [applied_marker(entry.key), LEADERBOARD_STREAM, ENTRIES_KEY, LEVELS_KEY, *keys],
+                    [applied_marker(entry.key), LEADERBOARD_STREAM, ENTRIES_KEY, LEVELS_KEY, *keys, *pages],
                     [
                         APPLIED_MARKER_TTL_SECONDS,
                         entry.user_id,
@@ -289,6 +297,7 @@ class RedisBoards:
                         stream_event_id(f"level:{entry.key}"),
                         _iso(entry.created_at),
                         STREAM_MAXLEN,
+                        len(keys),
                         *expiries,
                     ],
                 )

@@ -56,7 +56,10 @@ class LedgerRepository(Repository):
 
     def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> int:
         """Insert entries (each with its local day) in one bulk write, skipping those recorded; return the new count."""
-        return len(self._store.insert_many(LEDGER, [(_document(entry, day), ()) for entry, day in entries]))
+        # Each entry keeps its place in the write: entries recorded together (one `created_at`) are put on the
+        # boards in this order, live and by a rebuild, so a balance passes the same totals (and levels) both times.
+        documents = [({**_document(entry, day), "position": index}, ()) for index, (entry, day) in enumerate(entries)]
+        return len(self._store.insert_many(LEDGER, documents))
 
     def get_many(self, keys: Sequence[str]) -> list[LedgerEntry]:
         """Return the stored entries with these keys (what was recorded first is what counts)."""
@@ -122,7 +125,7 @@ class LedgerRepository(Repository):
         """Return entries recorded before `created_before` that never reached the boards."""
         cursor = (
             self.documents.find({"applied": False, "created_at": {"$lte": created_before}})
-            .sort([("created_at", ASCENDING)])
+            .sort([("created_at", ASCENDING), ("position", ASCENDING)])
             .limit(limit)
         )
         return [_entry(document) for document in cursor]
@@ -149,7 +152,8 @@ class LedgerRepository(Repository):
 
     def everything(self, batch: int = 1000) -> Iterator[list[LedgerEntry]]:
         """Yield the whole ledger in batches, oldest first (for a rebuild)."""
-        cursor = self.documents.find({}).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).batch_size(batch)
+        order = [("created_at", ASCENDING), ("position", ASCENDING), ("_id", ASCENDING)]
+        cursor = self.documents.find({}).sort(order).batch_size(batch)
         chunk: list[LedgerEntry] = []
         for document in cursor:
             chunk.append(_entry(document))

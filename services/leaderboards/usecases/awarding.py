@@ -58,7 +58,13 @@ def apply_events(events: Sequence[Received], *, context: Context) -> int:
         now = context.clock()
         processed = context.inbox.record(events, now)
         crash_point("leaderboards.after_inbox_write")
-        events = [(event, data) for event, data in events if event.id not in processed]
+        # An event twice in one batch is worked out once, where it first came: a second time would count
+        # against its own caps (and a replacing rule would take back its own award).
+        fresh: dict[str, Received] = {}
+        for event, data in events:
+            if event.id not in processed:
+                fresh.setdefault(event.id, (event, data))
+        events = list(fresh.values())
         if not events:
             log.info("events_already_processed", count=len(processed))
             return 0
@@ -138,7 +144,9 @@ def record_entries(entries: Sequence[LedgerEntry], context: Context) -> int:
     new = context.ledger.append([(entry, local_day(entry.occurred_at, zone)) for entry in unique])
     crash_point("leaderboards.after_ledger_write")
     keys = [entry.key for entry in unique]
-    stored = context.ledger.get_many(keys)
+    # In the order they were worked out (a reversal before the award replacing it), not the store's order.
+    recorded = {entry.key: entry for entry in context.ledger.get_many(keys)}
+    stored = [recorded[key] for key in keys if key in recorded]
     done = context.ledger.applied(keys)
     fresh = [entry for entry in stored if entry.key not in done]
     context.boards.apply(fresh)
@@ -266,6 +274,18 @@ def award(
         actor_id=actor.user_id,
     )
     with context.exclusive():
+        existing = context.ledger.get(entry.key) if idempotency_key else None
+        if existing is not None and (existing.user_id, existing.points, existing.reason, existing.boards) != (
+            entry.user_id,
+            entry.points,
+            entry.reason,
+            entry.boards,
+        ):
+            raise InvalidState(
+                "This Idempotency-Key was used for another award; use a new key for a new award",
+                existing_key=existing.key,
+            )
+        # A retry records nothing new, and finishes what a crash may have left (the boards, the badges).
         record_entries([entry], context)
     stored = context.ledger.get(entry.key)
     assert stored is not None
@@ -279,19 +299,20 @@ def reverse(entry_key: str, reason: str, *, actor: Principal, context: Context) 
     entry = context.ledger.get(entry_key)
     if entry is None:
         raise NotFound(f"No ledger entry with key {entry_key}")
-    if entry.reverses is not None:
-        raise InvalidState("A reversal is not reversed; award the points again instead")
     if not actor.is_admin and not (
         entry.actor_id == actor.user_id or set(entry.boards) & {f"cohort:{cohort}" for cohort in actor.cohorts}
     ):
         raise Forbidden("A teacher reverses entries on their cohorts' boards, or awards they made")
+    if entry.reverses is not None:
+        raise InvalidState("A reversal is not reversed; award the points again instead")
     now = context.clock()
+    # The reversal counts when the entry did: last week's board loses last week's points.
     reversal = reversal_of(
         entry,
         reason=reason[:MAX_REASON],
         event_id=f"reversal:{entry.key}",
         event_type="manual",
-        occurred_at=now,
+        occurred_at=entry.occurred_at,
         now=now,
         actor_id=actor.user_id,
     )
