@@ -51,6 +51,7 @@ class Dependencies:
             people=repositories.people,
             badges=repositories.badges,
             inbox=repositories.inbox,
+            pending=repositories.pending,
             boards=self.boards,
             scoring=self.scoring,
             exclusive=self.writer_lock,

@@ -46,18 +46,18 @@ def test_an_api_killed_between_the_enqueue_and_clearing_its_outbox_has_the_event
     assert_five_points_once(stack, learner)
 
 
-def test_a_worker_killed_between_the_boards_and_marking_the_ledger_doubles_nothing(stack: Stack) -> None:
+def test_a_worker_killed_between_the_boards_and_closing_its_batch_doubles_nothing(stack: Stack) -> None:
     stack.wait_for_empty_queue("leaderboards")
     crashing = stack.start_worker("leaderboards", CONNECTIVE_CRASH_AT="leaderboards.after_board_update")
     learner = unique("learner")
     assert share_resource(stack, learner).status_code == 201
-    # The worker wrote the ledger and the boards, then died before marking its entries applied.
+    # The worker wrote the ledger and the boards, then died before closing its pending batch.
     assert crashing.wait(timeout=30) == 137
     assert_five_points_once(stack, learner)
     (entry,) = points_of(stack, learner)["entries"]
 
-    # A starting worker sweeps entries older than the repair grace onto the boards before it takes a job;
-    # once ours is past the grace, the sweep of the worker started next re-applies it.
+    # A starting worker finishes the pending batches older than the repair grace before it takes a job;
+    # once ours is past the grace, the sweep of the worker started next finds its entry on the boards.
     grace = timedelta(seconds=float(stack.env["REPAIR_INTERVAL_SECONDS"]))
     recorded = datetime.fromisoformat(entry["created_at"])
     eventually(lambda: datetime.now(UTC) > recorded + grace, timeout=grace.total_seconds() + 30)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from services.leaderboards.domain.badges import EarnedBadge, Levels
+from services.leaderboards.domain.badges import MAX_EVIDENCE, EarnedBadge, Levels
 from services.leaderboards.domain.boards import (
     GLOBAL_BOARD,
     RENDERED_LIMITS,
@@ -24,7 +24,8 @@ from services.leaderboards.domain.boards import (
     render_page,
     window_periods,
 )
-from services.leaderboards.domain.ledger import LedgerEntry, stream_event_id
+from services.leaderboards.domain.counters import CounterOp
+from services.leaderboards.domain.ledger import LedgerEntry, PendingBatch, stream_event_id
 from services.leaderboards.domain.rules import local_day
 from services.leaderboards.settings import DEFAULT_RULES, read_scoring
 from services.leaderboards.usecases.context import Context, Scoring
@@ -34,15 +35,14 @@ from shared.contracts.events import Event, EventType
 
 
 class FakeLedger:
-    """Ledger entries by key in insertion order, each with its day and whether it reached the boards."""
+    """Ledger entries by key in insertion order, each with its day."""
 
     def __init__(self) -> None:
         self.entries: dict[str, LedgerEntry] = {}
         self.days: dict[str, date] = {}
-        self.applied_keys: set[str] = set()
 
-    def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> int:
-        new = 0
+    def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> set[str]:
+        new: set[str] = set()
         for entry, day in entries:
             if entry.key not in self.entries:
                 # BSON keeps times to the millisecond: what is read back is what MongoDB gives back.
@@ -50,11 +50,8 @@ class FakeLedger:
                     entry, occurred_at=to_milliseconds(entry.occurred_at), created_at=to_milliseconds(entry.created_at)
                 )
                 self.days[entry.key] = day
-                new += 1
+                new.add(entry.key)
         return new
-
-    def get_many(self, keys: Sequence[str]) -> list[LedgerEntry]:
-        return [self.entries[key] for key in dict.fromkeys(keys) if key in self.entries]
 
     def get(self, key: str) -> LedgerEntry | None:
         return self.entries.get(key)
@@ -83,20 +80,6 @@ class FakeLedger:
             if (entry.user_id, entry.rule, entry.object_id) == (user_id, rule, object_id)
         ]
 
-    def mark_applied(self, keys: Sequence[str]) -> None:
-        self.applied_keys.update(key for key in keys if key in self.entries)
-
-    def applied(self, keys: Sequence[str]) -> set[str]:
-        return {key for key in keys if key in self.applied_keys}
-
-    def unapplied(self, created_before: datetime, limit: int = 500) -> list[LedgerEntry]:
-        pending = [
-            entry
-            for key, entry in self.entries.items()
-            if key not in self.applied_keys and entry.created_at <= created_before
-        ]
-        return sorted(pending, key=lambda entry: entry.created_at)[:limit]
-
     def page_for(self, user_id: str, *, limit: int, offset: int) -> list[LedgerEntry]:
         mine = [entry for entry in self.entries.values() if entry.user_id == user_id]
         newest_first = sorted(mine, key=lambda entry: (entry.created_at, entry.key), reverse=True)
@@ -111,39 +94,63 @@ class FakeLedger:
         return sorted(mine, key=lambda entry: (entry.occurred_at, entry.key))
 
     def everything(self, batch: int = 1000) -> Iterator[list[LedgerEntry]]:
-        ordered = sorted(self.entries.values(), key=lambda entry: (entry.created_at, entry.key))
+        # As the ledger orders them: by the time they were recorded, then by their place in their write.
+        ordered = sorted(self.entries.values(), key=lambda entry: entry.created_at)
         for start in range(0, len(ordered), batch):
             yield ordered[start : start + batch]
 
 
 class FakePeople:
-    """Cohorts and active days by user."""
+    """Cohorts by user."""
 
     def __init__(self) -> None:
         self.cohorts: dict[str, tuple[str, ...]] = {}
-        self.days: dict[str, set[date]] = {}
 
-    def note(self, cohorts: Mapping[str, Sequence[str]], active_days: Mapping[str, Iterable[date]]) -> None:
+    def note(self, cohorts: Mapping[str, Sequence[str]]) -> None:
         for user_id, named in cohorts.items():
             self.cohorts[user_id] = tuple(named)
-        for user_id, days in active_days.items():
-            self.days.setdefault(user_id, set()).update(days)
 
     def cohorts_of(self, user_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        # A learner known only by their active days is known, with no cohorts (as in MongoDB).
-        known = set(self.cohorts) | set(self.days)
-        return {user_id: self.cohorts.get(user_id, ()) for user_id in user_ids if user_id in known}
+        return {user_id: self.cohorts[user_id] for user_id in user_ids if self.cohorts.get(user_id)}
 
-    def active_days(self, user_ids: Sequence[str]) -> dict[str, set[date]]:
-        return {user_id: set(self.days[user_id]) for user_id in user_ids if user_id in self.days}
+
+class FakePending:
+    """Batches between the ledger and the boards, by id, with when they were opened."""
+
+    def __init__(self) -> None:
+        self.batches: dict[str, tuple[datetime, list[LedgerEntry]]] = {}
+
+    def open(self, batch_id: str, entries: Sequence[LedgerEntry], now: datetime) -> None:
+        # Kept as MongoDB gives them back (times to the millisecond), to compare with the ledger's.
+        kept = [
+            replace(entry, occurred_at=to_milliseconds(entry.occurred_at), created_at=to_milliseconds(entry.created_at))
+            for entry in entries
+        ]
+        self.batches[batch_id] = (now, kept)
+
+    def close(self, batch_id: str) -> None:
+        self.batches.pop(batch_id, None)
+
+    def holding(self, keys: Sequence[str]) -> list[PendingBatch]:
+        wanted = set(keys)
+        return [
+            PendingBatch(batch_id, list(entries))
+            for batch_id, (_, entries) in self.batches.items()
+            if wanted & {entry.key for entry in entries}
+        ]
+
+    def stale(self, created_before: datetime, limit: int = 50) -> list[PendingBatch]:
+        ordered = sorted(self.batches.items(), key=lambda item: item[1][0])
+        return [
+            PendingBatch(batch_id, list(entries)) for batch_id, (opened, entries) in ordered if opened <= created_before
+        ][:limit]
 
 
 class FakeInbox:
-    """Received events by id, in arrival order, and which were processed."""
+    """Received events by id, in arrival order."""
 
     def __init__(self) -> None:
         self.events: dict[str, Received] = {}
-        self.processed: set[str] = set()
 
     def record(self, events: Sequence[Received], received_at: datetime) -> set[str]:
         again = {event.id for event, _ in events if event.id in self.events}
@@ -158,10 +165,7 @@ class FakeInbox:
                 occurred_at=to_milliseconds(event.occurred_at),
             )
             self.events.setdefault(event.id, (kept, dict(data)))
-        return again & self.processed
-
-    def mark_processed(self, event_ids: Sequence[str]) -> None:
-        self.processed.update(event_ids)
+        return again
 
     def in_order(self, batch: int = 1000) -> Iterator[list[Received]]:
         ordered = list(self.events.values())
@@ -199,15 +203,48 @@ class FakeBoards:
         self.counts: dict[str, int] = {}
         self.highest_level: dict[str, int] = {}
         self.stream: list[Event] = []
-        self.published: set[str] = set()
+        self.published_keys: set[str] = set()
         self.pages: dict[tuple[str, Window, str, int], bytes] = {}
+        self.counter_values: dict[str, dict[str, int]] = {}
+        self.evidence_lists: dict[str, list[str]] = {}
+        self.processed_ids: set[str] = set()
 
-    def apply(self, entries: Sequence[LedgerEntry], *, publish: bool = True) -> int:
+    def _keep(self, key: str, member: str, delta: int) -> None:
+        listed = self.evidence_lists.setdefault(key, [])
+        if delta > 0:
+            if len(listed) < MAX_EVIDENCE and member not in listed:
+                listed.append(member)
+        else:
+            self.evidence_lists[key] = [item for item in listed if item != member]
+
+    def _run(self, op: CounterOp) -> None:
+        fields = self.counter_values.setdefault(op.key, {})
+        if op.kind == "push":
+            self._keep(op.key, op.member, op.delta)
+            return
+        fields[op.field] = fields.get(op.field, 0) + op.delta
+        if op.kind == "cross":
+            count = fields[op.field]
+            if (op.delta > 0 and count == op.threshold) or (op.delta < 0 and count == op.threshold - 1):
+                step = 1 if op.delta > 0 else -1
+                totals = self.counter_values.setdefault(op.total_key, {})
+                totals[op.total_field] = totals.get(op.total_field, 0) + step
+                self._keep(op.evidence_key, op.member, step)
+
+    def apply(
+        self,
+        entries: Sequence[LedgerEntry],
+        *,
+        publish: bool = True,
+        counters: Mapping[str, Sequence[CounterOp]] | None = None,
+    ) -> int:
         applied = 0
         for entry in entries:
             if entry.key in self.markers:
                 continue
             self.markers.add(entry.key)
+            for op in (counters or {}).get(entry.key, ()):
+                self._run(op)
             applied += 1
             self.counts[entry.user_id] = self.counts.get(entry.user_id, 0) + 1
             if entry.points == 0:
@@ -312,6 +349,21 @@ class FakeBoards:
                     self.pages[(board, window, period, limit)] = body
         return rendered
 
+    def counters(self, logical_keys: Sequence[str]) -> dict[str, dict[str, int]]:
+        return {key: dict(self.counter_values[key]) for key in logical_keys if self.counter_values.get(key)}
+
+    def evidence(self, logical_keys: Sequence[str]) -> dict[str, list[str]]:
+        return {key: list(self.evidence_lists.get(key, [])) for key in logical_keys}
+
+    def processed(self, event_ids: Sequence[str]) -> set[str]:
+        return {event_id for event_id in event_ids if event_id in self.processed_ids}
+
+    def mark_processed(self, event_ids: Sequence[str]) -> None:
+        self.processed_ids.update(event_ids)
+
+    def published(self, message_keys: Sequence[str]) -> set[str]:
+        return {key for key in message_keys if key in self.published_keys}
+
     def balance(self, user_id: str) -> tuple[int, int]:
         score = self.scores.get((GLOBAL_BOARD, Window.ALL, "all"), {}).get(user_id)
         return (decode_points(score) if score is not None else 0), self.counts.get(user_id, 0)
@@ -319,8 +371,8 @@ class FakeBoards:
     def publish_once(self, messages: Iterable[tuple[str, Event]]) -> int:
         new = 0
         for key, event in messages:
-            if key not in self.published:
-                self.published.add(key)
+            if key not in self.published_keys:
+                self.published_keys.add(key)
                 self.stream.append(event)
                 new += 1
         return new
@@ -332,6 +384,9 @@ class FakeBoards:
         self.counts.clear()
         self.highest_level.clear()
         self.pages.clear()
+        self.counter_values.clear()
+        self.evidence_lists.clear()
+        self.processed_ids.clear()
         return removed
 
     def standings(self, board: str = GLOBAL_BOARD, window: Window = Window.ALL, period: str = "all") -> dict[str, int]:
@@ -358,6 +413,7 @@ class FakeLeaderboards:
         self.people = FakePeople()
         self.badges = FakeBadges()
         self.inbox = FakeInbox()
+        self.pending = FakePending()
         self.boards = FakeBoards(self.zone, self.scoring.book.level_thresholds)
 
     def context(self) -> Context:
@@ -370,6 +426,7 @@ class FakeLeaderboards:
             people=self.people,
             badges=self.badges,
             inbox=self.inbox,
+            pending=self.pending,
             boards=self.boards,
             scoring=self.scoring,
         )

@@ -1,11 +1,12 @@
 """One contract for the leaderboards' storage, over MongoDB (FerretDB) and Redis and over the in-memory fakes.
 
-The ledger appends each key once, keeps times to the millisecond as BSON does, remembers which entries
-reached the boards, and answers the questions the use cases ask of it: a cap's usage, an object's entries, a
-learner's entries, the whole ledger. The boards add an entry once, rank by points and then by who reached the
-total first, keep each window's period apart, show a member's neighbourhood, keep balances, announce points
-and levels once per entry and other messages once per key, and clear everything derived (not the stream).
-People keep the cohorts last named and every active day; badges and the inbox keep each key once.
+The ledger appends each key once, keeps times to the millisecond as BSON does, and answers the questions
+the use cases ask of it: a cap's usage, an object's entries, a learner's entries, the whole ledger. Pending
+batches are found by their entries and once old enough, and give their entries back as the ledger does. The
+boards add an entry (and its counter operations) once, rank by points and then by who reached the total
+first, keep each window's period apart, show a member's neighbourhood, keep balances, remember processed
+events, announce points and levels once per entry and other messages once per key, and clear everything
+derived (not the stream). People keep the cohorts last named; badges and the inbox keep each key once.
 Every test runs on both, so a fake cannot drift from what production does.
 """
 
@@ -22,15 +23,24 @@ import pytest
 from services.leaderboards.bootstrap import build
 from services.leaderboards.domain.badges import EarnedBadge
 from services.leaderboards.domain.boards import RENDERED_LIMITS, BoardRows, Window, window_periods
+from services.leaderboards.domain.counters import CounterOp
 from services.leaderboards.domain.ledger import LedgerEntry, ledger_key, reversal_of, stream_event_id
 from services.leaderboards.domain.rules import local_day
-from services.leaderboards.usecases.context import Badges, Boards, Inbox, Ledger, People
+from services.leaderboards.usecases.context import Badges, Boards, Inbox, Ledger, PendingBatches, People
 from shared.contracts.events import Event, EventType
 from shared.contracts.payloads import load_payload
 from shared.contracts.streams import LEADERBOARD_STREAM, event_from_stream
 from tests.builders import NOW
 from tests.conftest import SettingsFactory
-from tests.fakes.leaderboards import FakeBadges, FakeBoards, FakeInbox, FakeLedger, FakePeople, default_scoring
+from tests.fakes.leaderboards import (
+    FakeBadges,
+    FakeBoards,
+    FakeInbox,
+    FakeLedger,
+    FakePending,
+    FakePeople,
+    default_scoring,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +58,7 @@ class Storage:
     people: People
     badges: Badges
     inbox: Inbox
+    pending: PendingBatches
     stream: Callable[[], list[Event]]
 
 
@@ -56,7 +67,9 @@ def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
     """Return the MongoDB repositories with the Redis boards, or the fakes."""
     if request.param == "fake":
         boards = FakeBoards(ZONE, LEVELS)
-        yield Storage(FakeLedger(), boards, FakePeople(), FakeBadges(), FakeInbox(), lambda: list(boards.stream))
+        yield Storage(
+            FakeLedger(), boards, FakePeople(), FakeBadges(), FakeInbox(), FakePending(), lambda: list(boards.stream)
+        )
         return
     settings: SettingsFactory = request.getfixturevalue("real_settings")
     dependencies = build(settings("leaderboards"))
@@ -68,7 +81,13 @@ def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
         return [event_from_stream(fields) for _, fields in messages]
 
     yield Storage(
-        repositories.ledger, dependencies.boards, repositories.people, repositories.badges, repositories.inbox, stream
+        repositories.ledger,
+        dependencies.boards,
+        repositories.people,
+        repositories.badges,
+        repositories.inbox,
+        repositories.pending,
+        stream,
     )
     dependencies.runtime.mongo.close()
 
@@ -101,20 +120,48 @@ def page(storage: Storage, board: str, window: Window = Window.ALL, period: str 
 
 def test_an_entry_is_appended_once_whatever_its_points_on_a_second_try(storage: Storage) -> None:
     first = entry("alice")
-    assert storage.ledger.append(dated(first, entry("bob"))) == 2
-    assert storage.ledger.append(dated(entry("alice", points=50), entry("carol"))) == 1
-    assert storage.ledger.get_many([first.key]) == [first]
+    assert storage.ledger.append(dated(first, entry("bob"))) == {first.key, entry("bob").key}
+    assert storage.ledger.append(dated(entry("alice", points=50), entry("carol"))) == {entry("carol").key}
     assert storage.ledger.get(first.key) == first
     assert storage.ledger.page_for("alice", limit=10, offset=0) == [first]
 
 
-def test_entries_not_yet_on_the_boards_are_found_once_old_enough(storage: Storage) -> None:
-    old, new = entry("alice", event="e1"), entry("alice", event="e2", minutes=10)
-    storage.ledger.append(dated(old, new))
-    assert storage.ledger.unapplied(NOW + timedelta(minutes=5)) == [old]
-    storage.ledger.mark_applied([old.key])
-    assert storage.ledger.applied([old.key, new.key]) == {old.key}
-    assert storage.ledger.unapplied(NOW + timedelta(minutes=20)) == [new]
+def ids(batches: list[Any]) -> list[str]:
+    return sorted(batch.batch_id for batch in batches)
+
+
+def test_a_pending_batch_is_found_by_its_entries_and_once_old_enough_until_it_is_closed(storage: Storage) -> None:
+    old, new, other = entry("alice", event="e1"), entry("bob", event="e2"), entry("carol", event="e2")
+    storage.pending.open("b1", [old], NOW)
+    storage.pending.open("b2", [new, other], NOW + timedelta(minutes=10))
+    assert ids(storage.pending.holding([old.key, "never-written"])) == ["b1"]
+    assert ids(storage.pending.holding([old.key, other.key])) == ["b1", "b2"]
+    assert storage.pending.holding([]) == []
+    assert ids(storage.pending.stale(NOW + timedelta(minutes=5))) == ["b1"]
+    assert ids(storage.pending.stale(NOW + timedelta(minutes=20))) == ["b1", "b2"]
+    # The oldest first.
+    assert ids(storage.pending.stale(NOW + timedelta(minutes=20), limit=1)) == ["b1"]
+    storage.pending.close("b1")
+    storage.pending.close("never-opened")
+    assert ids(storage.pending.stale(NOW + timedelta(minutes=20))) == ["b2"]
+    (batch,) = storage.pending.holding([new.key])
+    assert batch.entries == [new, other]
+
+
+def test_a_pending_batch_gives_its_entries_back_exactly_as_the_ledger_does(storage: Storage) -> None:
+    # The repair compares the two to tell an entry of the batch from one written otherwise under its key.
+    precise = entry(
+        "alice",
+        occurred_at=NOW + timedelta(microseconds=123_456),
+        created_at=NOW + timedelta(seconds=1.5),
+        object_id="r1",
+        adjustments=("late",),
+        labels=("maths",),
+    )
+    storage.pending.open("b1", [precise], NOW)
+    storage.ledger.append(dated(precise))
+    (batch,) = storage.pending.holding([precise.key])
+    assert batch.entries == [storage.ledger.get(precise.key)]
 
 
 def test_a_users_ledger_reads_newest_first_a_page_at_a_time(storage: Storage) -> None:
@@ -173,13 +220,10 @@ def test_a_time_is_kept_to_the_millisecond_as_bson_keeps_it(storage: Storage) ->
 
 def test_an_entry_sent_twice_in_one_write_is_appended_once(storage: Storage) -> None:
     first = entry("alice")
-    assert storage.ledger.append(dated(first, replace(first, points=9), entry("bob"))) == 2
-    assert sorted(keys(storage.ledger.get_many([first.key, entry("bob").key, "missing"]))) == sorted(
-        [first.key, entry("bob").key]
-    )
+    assert storage.ledger.append(dated(first, replace(first, points=9), entry("bob"))) == {first.key, entry("bob").key}
     assert storage.ledger.get(first.key) == first
     assert storage.ledger.get("missing") is None
-    assert storage.ledger.get_many([]) == []
+    assert storage.ledger.append([]) == set()
 
 
 def test_usage_reads_a_users_entries_of_the_days_objects_or_lifetime_rules_asked_for_but_not_the_batchs_own(
@@ -249,13 +293,68 @@ def test_the_whole_ledger_reads_oldest_first_in_batches(storage: Storage) -> Non
     assert [item for batch in batches for item in batch] == entries[::-1]
 
 
-def test_only_recorded_entries_are_marked_as_on_the_boards(storage: Storage) -> None:
-    first = entry("alice")
-    storage.ledger.append(dated(first))
-    storage.ledger.mark_applied([first.key, "never-recorded"])
-    assert storage.ledger.applied([first.key, "never-recorded"]) == {first.key}
-    assert storage.ledger.applied([]) == set()
-    assert storage.ledger.unapplied(NOW + timedelta(days=1)) == []
+def test_events_marked_processed_are_reported_as_processed(storage: Storage) -> None:
+    storage.boards.mark_processed(["e1", "e2"])
+    storage.boards.mark_processed([])
+    assert storage.boards.processed(["e1", "e3", "e1"]) == {"e1"}
+    assert storage.boards.processed([]) == set()
+
+
+def counted(entry_key: str, step: int, expires_at: int = 0) -> list[CounterOp]:
+    """Return an entry's operations: a day's count, a piece of evidence, an object reaching two entries."""
+    return [
+        CounterOp("inc", "day:alice", "resource.shared", step, expires_at=expires_at),
+        CounterOp("push", "evidence:alice", delta=step, member=entry_key),
+        CounterOp(
+            "cross",
+            "detail:alice",
+            "r1",
+            step,
+            threshold=2,
+            total_key="badge:alice",
+            total_field="curator",
+            evidence_key="crossed:alice",
+            member=entry_key,
+        ),
+    ]
+
+
+def test_an_entrys_counter_operations_are_applied_once_with_it_and_a_reversal_takes_them_back(
+    storage: Storage,
+) -> None:
+    first, second = entry("alice", event="e1"), entry("alice", event="e2")
+    later = int((NOW + timedelta(days=40)).timestamp())
+    operations = {first.key: counted(first.key, 1, later), second.key: counted(second.key, 1, later)}
+    storage.boards.apply([first], counters=operations)
+    assert storage.boards.counters(["badge:alice"]) == {}
+    storage.boards.apply([first, second], counters=operations)
+    everything = ["day:alice", "detail:alice", "badge:alice", "absent"]
+    assert storage.boards.counters(everything) == {
+        "day:alice": {"resource.shared": 2},
+        "detail:alice": {"r1": 2},
+        # The object reached its threshold with the second entry, which is its evidence.
+        "badge:alice": {"curator": 1},
+    }
+    assert storage.boards.evidence(["evidence:alice", "crossed:alice"]) == {
+        "evidence:alice": [first.key, second.key],
+        "crossed:alice": [second.key],
+    }
+    reversal = reversal_of(
+        second, reason="Taken back", event_id="e3", event_type="target.graded", occurred_at=NOW, now=NOW, actor_id=None
+    )
+    storage.boards.apply([reversal], counters={reversal.key: counted(second.key, -1)})
+    storage.boards.apply([reversal], counters={reversal.key: counted(second.key, -1)})
+    assert storage.boards.counters(everything) == {
+        "day:alice": {"resource.shared": 1},
+        "detail:alice": {"r1": 1},
+        "badge:alice": {"curator": 0},
+    }
+    assert storage.boards.evidence(["evidence:alice", "crossed:alice"]) == {
+        "evidence:alice": [first.key],
+        "crossed:alice": [],
+    }
+    assert storage.boards.counters([]) == {}
+    assert storage.boards.evidence([]) == {}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -421,22 +520,15 @@ def test_a_rendered_first_page_is_the_board_as_read_and_goes_with_the_next_chang
 # People, badges, the inbox
 
 
-def test_a_learners_cohorts_are_the_last_named_and_their_active_days_add_up(storage: Storage) -> None:
-    monday, tuesday = date(2026, 11, 30), date(2026, 12, 1)
-    storage.people.note({"alice": ["7a", "chess"], "bob": ["7b"]}, {"alice": [monday]})
-    storage.people.note({"alice": ["7b"]}, {"alice": [tuesday, monday], "carol": [tuesday]})
-    storage.people.note({}, {})
-    assert storage.people.cohorts_of(["alice", "bob", "carol", "nobody"]) == {
-        "alice": ("7b",),
-        "bob": ("7b",),
-        # Known by an active day only: no cohorts.
-        "carol": (),
-    }
-    assert storage.people.active_days(["alice", "carol", "nobody"]) == {"alice": {monday, tuesday}, "carol": {tuesday}}
+def test_a_learners_cohorts_are_the_last_named(storage: Storage) -> None:
+    storage.people.note({"alice": ["7a", "chess"], "bob": ["7b"]})
+    storage.people.note({"alice": ["7b"], "carol": []})
+    storage.people.note({})
+    # Those in no cohort (named so, or never named) are left out.
+    assert storage.people.cohorts_of(["alice", "bob", "carol", "nobody"]) == {"alice": ("7b",), "bob": ("7b",)}
     assert storage.people.cohorts_of([]) == {}
-    assert storage.people.active_days([]) == {}
-    storage.people.note({"alice": []}, {})
-    assert storage.people.cohorts_of(["alice"]) == {"alice": ()}
+    storage.people.note({"alice": []})
+    assert storage.people.cohorts_of(["alice", "bob"]) == {"bob": ("7b",)}
 
 
 def earned(user_id: str, badge: str, tier: int = 1, minutes: int = 0) -> EarnedBadge:
@@ -471,14 +563,14 @@ def received(*data: str, occurred_at: datetime = NOW) -> list[tuple[Event, dict[
     return batch
 
 
-def test_an_event_is_kept_once_with_its_first_payload_and_reported_again_only_once_processed(
+def test_an_event_is_kept_once_with_its_first_payload_and_reported_when_it_comes_again(
     storage: Storage,
 ) -> None:
     first, second = received("one", "two", occurred_at=NOW + timedelta(microseconds=4_321))
     assert storage.inbox.record([first, second, first], NOW) == set()
-    assert storage.inbox.record([(first[0], {"title": "changed"})], NOW) == set()
-    storage.inbox.mark_processed([first[0].id])
-    assert storage.inbox.record([first, second, *received("three")], NOW + timedelta(seconds=1)) == {first[0].id}
+    assert storage.inbox.record([(first[0], {"title": "changed"})], NOW) == {first[0].id}
+    again = storage.inbox.record([first, second, *received("three")], NOW + timedelta(seconds=1))
+    assert again == {first[0].id, second[0].id}
     assert storage.inbox.record([], NOW) == set()
     (batch,) = list(storage.inbox.in_order())
     kept, payload = batch[0]

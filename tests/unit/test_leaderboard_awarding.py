@@ -136,16 +136,17 @@ def snapshot(fake: FakeLeaderboards) -> dict[str, Any]:
     return {
         "ledger": dict(fake.ledger.entries),
         "days": dict(fake.ledger.days),
-        "applied": set(fake.ledger.applied_keys),
+        "pending": len(fake.pending.batches),
         "scores": {board: dict(members) for board, members in fake.boards.scores.items()},
         "counts": dict(fake.boards.counts),
         "levels": dict(fake.boards.highest_level),
         # Points messages get a fresh envelope id each time; what they say is compared.
         "stream": [(message.type, dict(message.data)) for message in fake.boards.stream],
         "badges": dict(fake.badges.earned),
-        "processed": set(fake.inbox.processed),
+        "processed": set(fake.boards.processed_ids),
         "cohorts": dict(fake.people.cohorts),
-        "active": {user: set(days) for user, days in fake.people.days.items()},
+        "counters": {key: dict(fields) for key, fields in fake.boards.counter_values.items()},
+        "evidence": {key: list(items) for key, items in fake.boards.evidence_lists.items() if items},
     }
 
 

@@ -333,13 +333,17 @@ def test_rebuilding_the_boards_from_the_ledger_gives_exactly_the_boards_kept_inc
 ) -> None:
     fake = run(concrete(steps), scoring)
     kept_boards, kept_balances, stream = boards(fake), balances(fake), list(fake.boards.stream)
+    kept_counters = {key: dict(fields) for key, fields in fake.boards.counter_values.items()}
+    kept_evidence = {key: list(items) for key, items in fake.boards.evidence_lists.items() if items}
     assert {user: points for user, (points, _) in kept_balances.items()} == totals(fake)
     report = rebuilding.rebuild_boards(context=fake.context())
     assert report.entries == len(fake.ledger.entries)
     assert boards(fake) == kept_boards
     assert balances(fake) == kept_balances
     assert fake.boards.stream == stream
-    assert fake.ledger.applied_keys == set(fake.ledger.entries)
+    # The caps' usage and the badges' progress kept beside the boards come back exactly too.
+    assert fake.boards.counter_values == kept_counters
+    assert {key: items for key, items in fake.boards.evidence_lists.items() if items} == kept_evidence
 
 
 @settings(max_examples=50, deadline=None)

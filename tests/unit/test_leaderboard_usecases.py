@@ -71,7 +71,9 @@ def test_entries_a_crash_kept_off_the_boards_are_put_there_once_after_the_grace_
     fake: FakeLeaderboards,
 ) -> None:
     event = resource_shared_event("alice")
-    append(fake, entries_of(fake, event))  # the worker died after the ledger write
+    entries = entries_of(fake, event)
+    fake.pending.open("batch-1", entries, NOW)
+    append(fake, entries)  # the worker died after the ledger write
     grace = timedelta(seconds=30)
     assert awarding.repair_boards(context=fake.context(), grace=grace) == 0  # still young: the job may finish it
     fake.now = NOW + timedelta(minutes=1)
@@ -85,8 +87,9 @@ def test_entries_a_crash_kept_off_the_boards_are_put_there_once_after_the_grace_
 def test_a_crash_after_the_boards_were_updated_is_not_doubled_by_the_repair(fake: FakeLeaderboards) -> None:
     event = resource_shared_event("alice")
     entries = entries_of(fake, event)
+    fake.pending.open("batch-1", entries, NOW)
     append(fake, entries)
-    fake.boards.apply(entries)  # the worker died before marking the entries applied
+    fake.boards.apply(entries)  # the worker died before closing its pending batch
     fake.now = NOW + timedelta(minutes=1)
     assert awarding.repair_boards(context=fake.context(), grace=timedelta(seconds=30)) == 1
     assert standings(fake) == [(1, "alice", 5)]

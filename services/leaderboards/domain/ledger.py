@@ -104,3 +104,11 @@ class UserPoints:
     entries: list[LedgerEntry]
     level: int
     next_level_at: int | None
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    """Entries recorded together and not yet known to be on the boards."""
+
+    batch_id: str
+    entries: list[LedgerEntry]

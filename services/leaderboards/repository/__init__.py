@@ -1,8 +1,9 @@
-"""MongoDB storage of the leaderboards service: the ledger (the source of truth), people, badges, the inbox."""
+"""MongoDB storage of the leaderboards service: the ledger (the source of truth), people, badges, the inbox,
+the batches on their way to the boards."""
 
 from __future__ import annotations
 
-from services.leaderboards.repository import badges, inbox, ledger, people
+from services.leaderboards.repository import badges, inbox, ledger, pending, people
 from shared.runtime import Runtime
 
 
@@ -10,10 +11,10 @@ class MongoRepositories:
     """Every repository of the service over one lazily-indexed store."""
 
     def __init__(self, runtime: Runtime) -> None:
-        self.store = runtime.store(
-            [ledger.create_indexes, people.create_indexes, badges.create_indexes, inbox.create_indexes]
-        )
+        indexes = [ledger.create_indexes, badges.create_indexes, inbox.create_indexes, pending.create_indexes]
+        self.store = runtime.store(indexes)
         self.ledger = ledger.LedgerRepository(self.store)
-        self.people = people.PeopleRepository(self.store)
+        self.people = people.PeopleRepository(self.store, lambda: runtime.redis.connection)
+        self.pending = pending.PendingRepository(self.store)
         self.badges = badges.BadgeRepository(self.store)
         self.inbox = inbox.InboxRepository(self.store)

@@ -11,7 +11,7 @@ round trip. Reads are one round trip too: a page, a member's neighbourhood, a ba
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from services.leaderboards.domain.boards import (
     retention,
     window_periods,
 )
+from services.leaderboards.domain.counters import CounterOp
 from services.leaderboards.domain.ledger import LedgerEntry, stream_event_id
 from shared.contracts.events import SCHEMA_VERSION, Event, EventType
 from shared.contracts.streams import LEADERBOARD_STREAM, STREAM_MAXLEN, stream_fields
@@ -45,14 +46,18 @@ WRITER_LOCK_KEY = f"{KEY_PREFIX}:writer"
 # (so a page a crash left stale heals itself).
 PAGE_TTL_SECONDS = 60
 # How long Redis remembers that an entry is on the boards. Redelivery (RQ retries, the repair sweep)
-# happens within hours, and the ledger's own `applied` flag covers the rest; two weeks leaves a margin.
+# happens within hours; later, an entry the ledger holds already is put on the boards only while a pending
+# batch holds it (services.leaderboards.usecases.awarding.record_entries). Two weeks leaves a margin.
 APPLIED_MARKER_TTL_SECONDS = 14 * 24 * 3600
 
-# KEYS: marker, stream, entries hash, levels hash, board keys... (the first is the global all-time board),
-#       then the rendered pages of those boards (deleted with the update, so no page outlives the change).
-# ARGV: marker ttl, member, points, reached seconds, scale, publish (1/0), level thresholds (comma separated),
-#       points.awarded envelope (JSON), level.reached event id, occurred_at, stream maxlen, how many board
-#       keys, expiry per board key.
+# KEYS: marker, stream, entries hash, levels hash, the entry's board keys (the first is the global all-time
+#       board), the rendered pages of those boards (deleted with the update, so no page outlives a change),
+#       then the counters its counter operations change.
+# ARGV: 1 marker ttl, 2 member, 3 points, 4 reached seconds, 5 scale, 6 publish (1/0), 7 level thresholds
+#       (comma separated), 8 points.awarded envelope (JSON), 9 level.reached event id, 10 occurred_at,
+#       11 stream maxlen, 12 how many board keys, 13 how many pages, 14 how many counter operations, the
+#       expiry of each board key, then each operation as 10 values: kind, key (its index in KEYS), field,
+#       delta, threshold, total key (index), total field, evidence key (index), member, expires at.
 _APPLY = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
   return 0
@@ -61,15 +66,52 @@ local member = ARGV[2]
 local points = tonumber(ARGV[3])
 local reached = tonumber(ARGV[4])
 local scale = tonumber(ARGV[5])
+local boards = tonumber(ARGV[12])
+local pages = tonumber(ARGV[13])
+local operations = tonumber(ARGV[14])
 redis.call('HINCRBY', KEYS[3], member, 1)
+
+local function keep(key, item, delta)
+  if delta > 0 then
+    if redis.call('LLEN', key) < 50 and not redis.call('LPOS', key, item) then
+      redis.call('RPUSH', key, item)
+    end
+  else
+    redis.call('LREM', key, 0, item)
+  end
+end
+
+local base = 14 + boards
+for o = 0, operations - 1 do
+  local a = base + o * 10
+  local kind = ARGV[a + 1]
+  local key = KEYS[tonumber(ARGV[a + 2])]
+  local delta = tonumber(ARGV[a + 4])
+  if kind == 'inc' then
+    redis.call('HINCRBY', key, ARGV[a + 3], delta)
+    local expires = tonumber(ARGV[a + 10])
+    if expires > 0 then redis.call('EXPIREAT', key, expires) end
+  elseif kind == 'push' then
+    keep(key, ARGV[a + 9], delta)
+  elseif kind == 'cross' then
+    local count = redis.call('HINCRBY', key, ARGV[a + 3], delta)
+    local threshold = tonumber(ARGV[a + 5])
+    if (delta > 0 and count == threshold) or (delta < 0 and count == threshold - 1) then
+      local step = 1
+      if delta < 0 then step = -1 end
+      redis.call('HINCRBY', KEYS[tonumber(ARGV[a + 6])], ARGV[a + 7], step)
+      keep(KEYS[tonumber(ARGV[a + 8])], ARGV[a + 9], step)
+    end
+  end
+end
+
 if points == 0 then
   return 1
 end
-local balance = nil
-local boards = tonumber(ARGV[12])
-for i = 5 + boards, #KEYS do
+for i = 5 + boards, 4 + boards + pages do
   redis.call('DEL', KEYS[i])
 end
+local balance = nil
 for i = 5, 4 + boards do
   local total = points
   local when = reached
@@ -82,7 +124,7 @@ for i = 5, 4 + boards do
     if previous_when > when then when = previous_when end
   end
   redis.call('ZADD', KEYS[i], string.format('%.17g', total * scale + (scale - 1 - when)), member)
-  local expiry = tonumber(ARGV[8 + i])
+  local expiry = tonumber(ARGV[10 + i])
   if expiry and expiry > 0 then
     redis.call('EXPIREAT', KEYS[i], expiry)
   end
@@ -163,6 +205,15 @@ def board_key(board: str, window: Window, period: str) -> str:
     return f"{KEY_PREFIX}:{board}:{window.value}:{period}"
 
 
+def counter_key(logical: str) -> str:
+    """Return the Redis key of a counter (domain/counters.py names them)."""
+    return f"{KEY_PREFIX}:c:{logical}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def page_key(board: str, window: Window, period: str, limit: int) -> str:
     """Return the Redis key of a board's first page, rendered at one size."""
     return f"{KEY_PREFIX}:page:{board}:{window.value}:{period}:{limit}"
@@ -171,6 +222,11 @@ def page_key(board: str, window: Window, period: str, limit: int) -> str:
 def applied_marker(entry_key: str) -> str:
     """Return the Redis key that records an entry as applied."""
     return f"{KEY_PREFIX}:applied:{entry_key}"
+
+
+def processed_marker(event_id: str) -> str:
+    """Return the Redis key that records an event as processed."""
+    return f"{KEY_PREFIX}:processed:{event_id}"
 
 
 def published_marker(message_key: str) -> str:
@@ -272,9 +328,16 @@ class RedisBoards:
         }
         return json.dumps(envelope, separators=(",", ":"))
 
-    def apply(self, entries: Sequence[LedgerEntry], *, publish: bool = True) -> int:
+    def apply(
+        self,
+        entries: Sequence[LedgerEntry],
+        *,
+        publish: bool = True,
+        counters: Mapping[str, Sequence[CounterOp]] | None = None,
+    ) -> int:
         """Put entries on their boards in one pipelined round trip; return how many were new to Redis.
 
+        `counters` holds each entry's counter operations (by entry key), applied with it, once.
         `publish=False` (a rebuild) updates the boards without announcing anything on the stream.
         """
         if not entries:
@@ -282,9 +345,34 @@ class RedisBoards:
         calls = []
         for entry in entries:
             keys, expiries, pages = self._keys_and_expiries(entry)
+            head = [applied_marker(entry.key), LEADERBOARD_STREAM, ENTRIES_KEY, LEVELS_KEY, *keys, *pages]
+            operations = (counters or {}).get(entry.key, ())
+            counter_keys: dict[str, int] = {}
+
+            def index(logical: str, known: dict[str, int] = counter_keys, offset: int = len(head)) -> int:
+                if not logical:
+                    return 0
+                if logical not in known:
+                    known[logical] = offset + len(known) + 1
+                return known[logical]
+
+            encoded: list[Any] = []
+            for op in operations:
+                encoded += [
+                    op.kind,
+                    index(op.key),
+                    op.field,
+                    op.delta,
+                    op.threshold,
+                    index(op.total_key),
+                    op.total_field,
+                    index(op.evidence_key),
+                    op.member,
+                    op.expires_at,
+                ]
             calls.append(
                 (
-                    [applied_marker(entry.key), LEADERBOARD_STREAM, ENTRIES_KEY, LEVELS_KEY, *keys, *pages],
+                    [*head, *(counter_key(logical) for logical in counter_keys)],
                     [
                         APPLIED_MARKER_TTL_SECONDS,
                         entry.user_id,
@@ -298,12 +386,41 @@ class RedisBoards:
                         _iso(entry.created_at),
                         STREAM_MAXLEN,
                         len(keys),
+                        len(pages),
+                        len(operations),
                         *expiries,
+                        *encoded,
                     ],
                 )
             )
         results = self._run(_APPLY, calls)
         return sum(int(result) for result in results)
+
+    def counters(self, logical_keys: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Return these counters' fields (one pipelined round trip); absent counters are left out."""
+        wanted = list(dict.fromkeys(logical_keys))
+        if not wanted:
+            return {}
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for logical in wanted:
+                pipeline.hgetall(counter_key(logical))
+            results = pipeline.execute()
+        return {
+            logical: {_text(field): int(value) for field, value in fields.items()}
+            for logical, fields in zip(wanted, results, strict=True)
+            if fields
+        }
+
+    def evidence(self, logical_keys: Sequence[str]) -> dict[str, list[str]]:
+        """Return these evidence lists, oldest first (one pipelined round trip)."""
+        wanted = list(dict.fromkeys(logical_keys))
+        if not wanted:
+            return {}
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for logical in wanted:
+                pipeline.lrange(counter_key(logical), 0, -1)
+            results = pipeline.execute()
+        return {logical: [_text(item) for item in items] for logical, items in zip(wanted, results, strict=True)}
 
     def page(self, board: str, window: Window, period: str, *, limit: int, offset: int) -> BoardRows:
         """Return a page of a board in one window period."""
@@ -372,6 +489,37 @@ class RedisBoards:
             pipeline.hget(ENTRIES_KEY, user_id)
             score, count = pipeline.execute()
         return (decode_points(float(score)) if score is not None else 0), int(count or 0)
+
+    def processed(self, event_ids: Sequence[str]) -> set[str]:
+        """Return which of these events were processed (their entries recorded, on the boards, with badges)."""
+        wanted = list(dict.fromkeys(event_ids))
+        if not wanted:
+            return set()
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for event_id in wanted:
+                pipeline.exists(processed_marker(event_id))
+            results = pipeline.execute()
+        return {event_id for event_id, found in zip(wanted, results, strict=True) if found}
+
+    def mark_processed(self, event_ids: Sequence[str]) -> None:
+        """Record that these events are processed (kept as long as the entries' markers)."""
+        if not event_ids:
+            return
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for event_id in event_ids:
+                pipeline.set(processed_marker(event_id), 1, ex=APPLIED_MARKER_TTL_SECONDS)
+            pipeline.execute()
+
+    def published(self, message_keys: Sequence[str]) -> set[str]:
+        """Return which of these messages (badge tiers) were published already."""
+        wanted = list(dict.fromkeys(message_keys))
+        if not wanted:
+            return set()
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for key in wanted:
+                pipeline.exists(published_marker(key))
+            results = pipeline.execute()
+        return {key for key, found in zip(wanted, results, strict=True) if found}
 
     def publish_once(self, messages: Iterable[tuple[str, Event]]) -> int:
         """Publish each (key, event) on the stream unless published before; return how many were new."""

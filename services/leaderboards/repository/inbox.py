@@ -1,7 +1,7 @@
 """MongoDB storage of the events the leaderboards received: what a replay under new rules works from.
 
-Each event is kept once (by id) with its payload, in arrival order, and marked processed once its entries
-are recorded and on the boards; an event delivered again after that is skipped at once.
+Each event is kept once (by id) with its payload, in arrival order. Whether an event was processed is
+kept in Redis beside the boards (a mark per event), so this collection is only ever appended to.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class InboxRepository(Repository):
     collection_name = INBOX
 
     def record(self, events: Sequence[Received], received_at: datetime) -> set[str]:
-        """Keep these events (those kept before stay as they were); return the ids already processed."""
+        """Keep these events in one bulk write (those kept before stay as they were); return the ids kept before."""
         if not events:
             return set()
         documents = [
@@ -45,23 +45,13 @@ class InboxRepository(Repository):
                     "data": dict(data),
                     "received_at": received_at,
                     "position": position,
-                    "processed": False,
                 },
                 (),
             )
             for position, (event, data) in enumerate(events)
         ]
         inserted = set(self._store.insert_many(INBOX, documents))
-        again = [event.id for event, _ in events if event.id not in inserted]
-        if not again:
-            return set()
-        cursor = self.documents.find({"_id": {"$in": again}, "processed": True}, {"_id": 1})
-        return {document["_id"] for document in cursor}
-
-    def mark_processed(self, event_ids: Sequence[str]) -> None:
-        """Record that these events' entries are recorded and on the boards."""
-        if event_ids:
-            self.documents.update_many({"_id": {"$in": list(event_ids)}}, {"$set": {"processed": True}})
+        return {event.id for event, _ in events if event.id not in inserted}
 
     def in_order(self, batch: int = 1000) -> Iterator[list[Received]]:
         """Yield every received event with its payload, in arrival order, in batches."""

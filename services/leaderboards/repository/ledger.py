@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -19,14 +19,23 @@ _STORED_FIELDS = tuple(field.name for field in fields(LedgerEntry) if field.name
 
 
 def _document(entry: LedgerEntry, day: date) -> dict[str, Any]:
+    document = entry_document(entry)
+    # The entry's day in the deployment's time zone, which daily caps and streaks count by.
+    document["day"] = day.isoformat()
+    return document
+
+
+def entry_document(entry: LedgerEntry) -> dict[str, Any]:
+    """Return an entry as a document (its key as `_id`), as the ledger and pending batches store it."""
     document: dict[str, Any] = {"_id": entry.key, **{name: getattr(entry, name) for name in _STORED_FIELDS}}
     document["boards"] = list(entry.boards)
     document["category"] = entry.category.value
-    # The entry's day in the deployment's time zone, which daily caps and streaks count by.
-    document["day"] = day.isoformat()
-    # Cleared once the entry is on the Redis boards; the repair sweep finds entries a crash left behind.
-    document["applied"] = False
     return document
+
+
+def entry_from_document(document: dict[str, Any]) -> LedgerEntry:
+    """Return the entry a stored document holds."""
+    return _entry(document)
 
 
 def _entry(document: dict[str, Any]) -> LedgerEntry:
@@ -40,13 +49,13 @@ def _entry(document: dict[str, Any]) -> LedgerEntry:
 
 
 def create_indexes(database: Database[Any]) -> None:
-    """Create the indexes the ledger is read by: a user's entries, their days, objects, events, repair."""
+    """Create the indexes the ledger is read by: a user's entries, their days, objects, events, its order."""
     ledger = database[LEDGER]
     ledger.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
     ledger.create_index([("user_id", ASCENDING), ("day", ASCENDING)])
     ledger.create_index([("user_id", ASCENDING), ("rule", ASCENDING), ("object_id", ASCENDING)])
     ledger.create_index([("event_id", ASCENDING)])
-    ledger.create_index([("applied", ASCENDING), ("created_at", ASCENDING)])
+    ledger.create_index([("created_at", ASCENDING), ("position", ASCENDING)])
 
 
 class LedgerRepository(Repository):
@@ -54,24 +63,12 @@ class LedgerRepository(Repository):
 
     collection_name = LEDGER
 
-    def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> int:
-        """Insert entries (each with its local day) in one bulk write, skipping those recorded; return the new count."""
+    def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> set[str]:
+        """Insert entries (each with its local day) in one bulk write, skipping those recorded; return the new keys."""
         # Each entry keeps its place in the write: entries recorded together (one `created_at`) are put on the
         # boards in this order, live and by a rebuild, so a balance passes the same totals (and levels) both times.
         documents = [({**_document(entry, day), "position": index}, ()) for index, (entry, day) in enumerate(entries)]
-        return len(self._store.insert_many(LEDGER, documents))
-
-    def get_many(self, keys: Sequence[str]) -> list[LedgerEntry]:
-        """Return the stored entries with these keys (what was recorded first is what counts)."""
-        if not keys:
-            return []
-        return [_entry(document) for document in self.documents.find({"_id": {"$in": list(keys)}})]
-
-    def of_events(self, event_ids: Sequence[str]) -> list[LedgerEntry]:
-        """Return the entries these events made already (a batch delivered again)."""
-        if not event_ids:
-            return []
-        return [_entry(document) for document in self.documents.find({"event_id": {"$in": list(event_ids)}})]
+        return {str(key) for key in self._store.insert_many(LEDGER, documents)}
 
     def for_usage(
         self,
@@ -108,27 +105,6 @@ class LedgerRepository(Repository):
             _entry(document)
             for document in self.documents.find({"user_id": user_id, "rule": rule, "object_id": object_id})
         ]
-
-    def mark_applied(self, keys: Sequence[str]) -> None:
-        """Record that these entries are on the boards."""
-        if keys:
-            self.documents.update_many({"_id": {"$in": list(keys)}}, {"$set": {"applied": True}})
-
-    def applied(self, keys: Sequence[str]) -> set[str]:
-        """Return which of these entries are marked as on the boards."""
-        if not keys:
-            return set()
-        cursor = self.documents.find({"_id": {"$in": list(keys)}, "applied": True}, {"_id": 1})
-        return {document["_id"] for document in cursor}
-
-    def unapplied(self, created_before: datetime, limit: int = 500) -> list[LedgerEntry]:
-        """Return entries recorded before `created_before` that never reached the boards."""
-        cursor = (
-            self.documents.find({"applied": False, "created_at": {"$lte": created_before}})
-            .sort([("created_at", ASCENDING), ("position", ASCENDING)])
-            .limit(limit)
-        )
-        return [_entry(document) for document in cursor]
 
     def page_for(self, user_id: str, *, limit: int, offset: int) -> list[LedgerEntry]:
         """Return a page of a user's entries, newest first."""

@@ -1,58 +1,65 @@
-"""MongoDB storage of learners as the leaderboards know them: their cohorts and the days they earned points on."""
+"""Learners as the leaderboards know them: the cohorts events last named (points land on their boards).
+
+MongoDB holds them; Redis keeps a copy (`lbp:cohorts`, one field per learner, outside the boards' `lb:`
+keys so a rebuild leaves it) that every batch reads in one round trip. A learner Redis does not know is
+read from MongoDB by id and copied.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import redis
 from pymongo.database import Database
 
-from shared.store import Repository
+from shared.store import Store
 
 PEOPLE = "people"
+COHORTS_KEY = "lbp:cohorts"
 
 
 def create_indexes(database: Database[Any]) -> None:
     """People are read by id only."""
 
 
-class PeopleRepository(Repository):
-    """Learners' cohorts, as events last named them, and their active days (for streaks)."""
+class PeopleRepository:
+    """Learners' cohorts, as events last named them."""
 
     collection_name = PEOPLE
 
-    def note(self, cohorts: Mapping[str, Sequence[str]], active_days: Mapping[str, Iterable[date]]) -> None:
-        """Record the cohorts events named and the days learners earned points on.
+    def __init__(self, store: Store, connection: Callable[[], redis.Redis]) -> None:
+        self._store = store
+        self._connection = connection
 
-        One read finds what is known already; only what changed is written (one update per learner whose
-        cohorts changed or who is active on a new day), so a steady batch writes nothing here.
-        """
-        users = sorted(set(cohorts) | set(active_days))
-        if not users:
+    def note(self, cohorts: Mapping[str, Sequence[str]]) -> None:
+        """Record the cohorts events named; only what changed is written (a steady batch writes nothing)."""
+        if not cohorts:
             return
-        known = {document["_id"]: document for document in self.documents.find({"_id": {"$in": users}})}
-        for user_id in users:
-            document = known.get(user_id, {})
-            update: dict[str, Any] = {}
-            if user_id in cohorts and list(cohorts[user_id]) != document.get("cohorts"):
-                update["$set"] = {"cohorts": list(cohorts[user_id])}
-            days = sorted({day.isoformat() for day in active_days.get(user_id, ())} - set(document.get("days", ())))
-            if days:
-                update["$addToSet"] = {"days": {"$each": days}}
-            if update:
-                self.documents.update_one({"_id": user_id}, update, upsert=True)
+        known = self.cohorts_of(sorted(cohorts))
+        changed = {user: list(named) for user, named in cohorts.items() if tuple(named) != known.get(user, ())}
+        for user_id, named in changed.items():
+            self._store.collection(PEOPLE).update_one({"_id": user_id}, {"$set": {"cohorts": named}}, upsert=True)
+        if changed:
+            self._connection().hset(COHORTS_KEY, mapping={user: json.dumps(named) for user, named in changed.items()})
 
     def cohorts_of(self, user_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        """Return the cohorts last seen for these users (absent users are not in the answer)."""
-        if not user_ids:
+        """Return the cohorts last seen for these users (a user never named has none)."""
+        wanted = list(dict.fromkeys(user_ids))
+        if not wanted:
             return {}
-        cursor = self.documents.find({"_id": {"$in": list(user_ids)}}, {"cohorts": 1})
-        return {document["_id"]: tuple(document.get("cohorts", ())) for document in cursor}
-
-    def active_days(self, user_ids: Sequence[str]) -> dict[str, set[date]]:
-        """Return the days these users earned points on."""
-        if not user_ids:
-            return {}
-        cursor = self.documents.find({"_id": {"$in": list(user_ids)}}, {"days": 1})
-        return {document["_id"]: {date.fromisoformat(day) for day in document.get("days", ())} for document in cursor}
+        cached = self._connection().hmget(COHORTS_KEY, wanted)
+        found: dict[str, tuple[str, ...]] = {}
+        missing: dict[str | bytes, str] = {}
+        for user_id, value in zip(wanted, cached, strict=True):
+            if value is None:
+                document = self._store.collection(PEOPLE).find_one({"_id": user_id})
+                named = list(document.get("cohorts", ())) if document else []
+                missing[user_id] = json.dumps(named)
+                found[user_id] = tuple(named)
+            else:
+                found[user_id] = tuple(json.loads(value))
+        if missing:
+            self._connection().hset(COHORTS_KEY, mapping=dict(missing.items()))
+        return {user: named for user, named in found.items() if named}

@@ -1,26 +1,44 @@
 """How points are created: events worked out under the rule book, staff awards and reversals, and badges.
 
-Every path ends in `record_entries`: one bulk write to the ledger (keyed, so a repeat adds nothing), then the
-stored entries onto the boards (marked in Redis, so a repeat changes nothing there either), then badges.
-A crash between the steps leaves entries marked unapplied, which RQ's retry of the job or the repair sweep
-finishes; nothing is lost and nothing counts twice.
+Every path ends in `record_entries`: the batch is noted as pending, written to the ledger in one bulk write
+(keyed, so a repeat adds nothing), put on the boards with its counters (marked in Redis, so a repeat
+changes nothing there either), badges are worked out, and the pending note is dropped. A crash between
+the steps leaves the pending note, which the repair sweep (or a repeat of the same entries) finishes;
+nothing is lost and nothing counts twice.
+
+On the hot path MongoDB is only written to (the inbox, the pending note, the ledger): caps' usage,
+badges' progress and learners' cohorts are read from Redis, where they are kept with the boards.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
-from services.leaderboards.domain.badges import EarnedBadge, progress
+from services.leaderboards.domain.badges import BadgeDefinition, EarnedBadge
 from services.leaderboards.domain.boards import Window, boards_for, entry_board_periods
+from services.leaderboards.domain.counters import (
+    DAY_COUNTERS_KEPT,
+    CounterOp,
+    badge_counter,
+    badge_ops,
+    badge_value,
+    days_counter,
+    evidence_for,
+    evidence_list,
+    usage_from,
+    usage_keys,
+    usage_ops,
+)
 from services.leaderboards.domain.ledger import (
     MAX_MANUAL_POINTS,
     Category,
     LedgerEntry,
+    PendingBatch,
     reversal_of,
     stream_event_id,
 )
@@ -33,7 +51,7 @@ from services.leaderboards.domain.rules import (
     evaluate,
     local_day,
 )
-from services.leaderboards.usecases.context import Context
+from services.leaderboards.usecases.context import Context, Scoring
 from shared.consumer import Received
 from shared.contracts.auth import Principal
 from shared.contracts.events import Event, EventType
@@ -47,17 +65,18 @@ log = structlog.get_logger(__name__)
 def apply_events(events: Sequence[Received], *, context: Context) -> int:
     """Work out and record the awards of a batch of events, in order; return how many entries were new.
 
-    Caps are counted over the ledger without the batch's own events, then the batch's entries are worked
-    out one event after the other, so a batch delivered again (after a crash at any point) works out the
-    same entries and the keys already stored are kept as they are.
+    Caps are counted from the counters kept with the boards, then the batch's entries are worked out one
+    event after the other. A batch delivered again finds its entries' keys stored and keeps them as they
+    were; an event marked processed is skipped at once.
     """
     if not events:
         return 0
     scoring = context.scoring
     with context.exclusive():
         now = context.clock()
-        processed = context.inbox.record(events, now)
+        again = context.inbox.record(events, now)
         crash_point("leaderboards.after_inbox_write")
+        processed = context.boards.processed(sorted(again)) if again else set()
         # An event twice in one batch is worked out once, where it first came: a second time would count
         # against its own caps (and a replacing rule would take back its own award).
         fresh: dict[str, Received] = {}
@@ -69,7 +88,7 @@ def apply_events(events: Sequence[Received], *, context: Context) -> int:
             log.info("events_already_processed", count=len(processed))
             return 0
         batch_ids = [event.id for event, _ in events]
-        context.people.note(_cohorts_named(events), {})
+        context.people.note(_cohorts_named(events))
         users = sorted({user for event, data in events for user in beneficiaries(scoring.book, event.type, data)})
         cohorts = context.people.cohorts_of(users)
         usage = _usage(events, users, batch_ids, context)
@@ -96,7 +115,7 @@ def apply_events(events: Sequence[Received], *, context: Context) -> int:
             )
         new = record_entries(produced, context)
         crash_point("leaderboards.before_inbox_processed")
-        context.inbox.mark_processed(batch_ids)
+        context.boards.mark_processed(batch_ids)
         return new
 
 
@@ -108,22 +127,42 @@ def _cohorts_named(events: Sequence[Received]) -> dict[str, list[str]]:
 
 
 def _usage(events: Sequence[Received], users: Sequence[str], batch_ids: Sequence[str], context: Context) -> Usage:
-    """Return how much of each cap the batch's beneficiaries used before it, from the ledger."""
+    """Return how much of each cap the batch's beneficiaries used before it, from the counters.
+
+    A day whose counters are no longer kept (an event that arrived very late) is counted from the ledger.
+    """
     scoring = context.scoring
-    usage = Usage()
     if not users:
-        return usage
+        return Usage()
+    today = local_day(context.clock(), scoring.zone)
     days = sorted({local_day(event.occurred_at, scoring.zone) for event, _ in events})
-    capped_objects = {rule.object for rule in scoring.book.rules if rule.caps.per_object is not None}
-    objects = sorted(
-        {str(data[name]) for _, data in events for name in capped_objects if isinstance(data.get(name), str)}
-    )
-    lifetime = [rule.name for rule in scoring.book.rules if rule.caps.lifetime is not None]
-    for entry in context.ledger.for_usage(
-        user_ids=users, days=days, objects=objects, lifetime_rules=lifetime, excluding_events=batch_ids
-    ):
-        usage.count(entry, scoring.zone)
+    recent = [day for day in days if today - day < DAY_COUNTERS_KEPT]
+    usage = usage_from(context.boards.counters(usage_keys(users, recent, scoring.book)), users, recent)
+    old = [day for day in days if day not in recent]
+    if old:
+        for entry in context.ledger.for_usage(
+            user_ids=users, days=old, objects=[], lifetime_rules=[], excluding_events=batch_ids
+        ):
+            if local_day(entry.occurred_at, scoring.zone) in old:
+                _count_day(usage, entry, scoring.zone)
     return usage
+
+
+def _count_day(usage: Usage, entry: LedgerEntry, zone: ZoneInfo) -> None:
+    """Count an entry against its day's caps only (its object and lifetime counts are in the counters)."""
+    day = local_day(entry.occurred_at, zone)
+    if entry.points > 0 or (entry.reverses and entry.points < 0):
+        usage.per_day[(entry.user_id, entry.rule, day)] += -1 if entry.reverses else 1
+    if entry.category == Category.ACTIVITY:
+        usage.activity_points[(entry.user_id, day)] += entry.points
+
+
+def counter_ops(entries: Sequence[LedgerEntry], scoring: Scoring) -> dict[str, list[CounterOp]]:
+    """Return what each entry adds to the caps' usage and the badges' progress, by entry key."""
+    return {
+        entry.key: usage_ops(entry, scoring.book, scoring.zone) + badge_ops(entry, scoring.badges, scoring.zone)
+        for entry in entries
+    }
 
 
 def _standing_awards(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
@@ -133,72 +172,111 @@ def _standing_awards(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
 
 
 def record_entries(entries: Sequence[LedgerEntry], context: Context) -> int:
-    """Append entries, put the stored ones on the boards, mark them, and award the badges they complete.
+    """Record entries in the ledger and put those new to it on the boards, with badges; return how many were new.
 
-    Every way points are created ends here; the caller holds the writer lock.
+    Every way points are created ends here; the caller holds the writer lock. Entries the ledger held
+    already are put on the boards only if a pending batch still holds them (a crash interrupted it), so an
+    entry counts on the boards once, whoever records it again.
     """
     if not entries:
         return 0
     zone = context.scoring.zone
     unique = list({entry.key: entry for entry in entries}.values())
-    new = context.ledger.append([(entry, local_day(entry.occurred_at, zone)) for entry in unique])
+    batch_id = new_id()
+    context.pending.open(batch_id, unique, context.clock())
+    inserted = context.ledger.append([(entry, local_day(entry.occurred_at, zone)) for entry in unique])
     crash_point("leaderboards.after_ledger_write")
-    keys = [entry.key for entry in unique]
-    # In the order they were worked out (a reversal before the award replacing it), not the store's order.
-    recorded = {entry.key: entry for entry in context.ledger.get_many(keys)}
-    stored = [recorded[key] for key in keys if key in recorded]
-    done = context.ledger.applied(keys)
-    fresh = [entry for entry in stored if entry.key not in done]
-    context.boards.apply(fresh)
+    fresh = [entry for entry in unique if entry.key in inserted]
+    repeated = [entry.key for entry in unique if entry.key not in inserted]
+    interrupted = [batch for batch in context.pending.holding(repeated) if batch.batch_id != batch_id]
+    if repeated:
+        log.info("ledger_duplicates_skipped", duplicates=len(repeated), interrupted_batches=len(interrupted))
+    _finish([*fresh, *_recorded(interrupted, context)], context)
+    for batch in interrupted:
+        context.pending.close(batch.batch_id)
+    context.pending.close(batch_id)
+    return len(fresh)
+
+
+def _recorded(batches: Sequence[PendingBatch], context: Context) -> list[LedgerEntry]:
+    """Return the entries of interrupted batches that the ledger holds as they were written then."""
+    entries: list[LedgerEntry] = []
+    for batch in batches:
+        for entry in batch.entries:
+            if context.ledger.get(entry.key) == entry:
+                entries.append(entry)
+    return entries
+
+
+def _finish(entries: Sequence[LedgerEntry], context: Context) -> None:
+    """Put entries on the boards with their counters, render the pages they touch, and award badges."""
+    if not entries:
+        return
+    scoring = context.scoring
+    context.boards.apply(entries, counters=counter_ops(entries, scoring))
     crash_point("leaderboards.after_board_update")
     touched: set[tuple[str, Window, str]] = set()
-    for entry in fresh:
+    for entry in entries:
         if entry.points:
-            touched |= entry_board_periods(entry.boards, entry.occurred_at, zone)
+            touched |= entry_board_periods(entry.boards, entry.occurred_at, scoring.zone)
     context.boards.refresh_pages(touched)
-    context.ledger.mark_applied(keys)
-    earners = [entry for entry in stored if entry.points > 0 and entry.reverses is None]
-    active: dict[str, set[date]] = defaultdict(set)
-    for entry in earners:
-        active[entry.user_id].add(local_day(entry.occurred_at, zone))
-    context.people.note({}, active)
-    award_badges(sorted(active), {entry.rule for entry in earners}, context=context)
-    if new < len(unique):
-        log.info("ledger_duplicates_skipped", duplicates=len(unique) - new)
-    return new
+    award_badges(sorted({entry.user_id for entry in entries}), {entry.rule for entry in entries}, context=context)
 
 
 def award_badges(user_ids: Sequence[str], rules: set[str], *, context: Context) -> int:
-    """Record and announce the badge tiers these learners completed; each tier once, ever. Return how many were new.
+    """Record and announce the badge tiers these learners reached; each tier once, ever. Return how many were new.
 
-    Only badges counting one of `rules` (or streaks) can have changed. Every tier earned is announced
-    through a marker, so a crash between recording and announcing is finished by the next batch.
+    Only badges counting one of `rules` (or streaks) can have changed; their progress is read from the
+    counters. A tier is announced through a marker, so a crash between recording and announcing is
+    finished the next time the learner's badges are looked at.
     """
     scoring = context.scoring
     definitions = [badge for badge in scoring.badges if badge.streak or badge.rule in rules]
     if not user_ids or not definitions:
         return 0
-    now = context.clock()
-    counted = sorted({badge.rule for badge in definitions if badge.rule})
-    entries_by_user: dict[str, list[LedgerEntry]] = defaultdict(list)
-    for entry in context.ledger.of_users(user_ids, counted) if counted else []:
-        entries_by_user[entry.user_id].append(entry)
-    days = context.people.active_days(user_ids) if any(badge.streak for badge in definitions) else {}
-    earned: list[EarnedBadge] = []
+    streaks = any(badge.streak for badge in definitions)
+    keys = [badge_counter(user) for user in user_ids] + ([days_counter(user) for user in user_ids] if streaks else [])
+    counters = context.boards.counters(keys)
+    reached: list[tuple[str, BadgeDefinition, int, int]] = []
     for user_id in user_ids:
+        days = _active_days(counters.get(days_counter(user_id), {}))
         for definition in definitions:
-            state = progress(definition, entries_by_user[user_id], scoring.zone, days.get(user_id, set()))
+            value = badge_value(definition, counters.get(badge_counter(user_id), {}), days)
             for tier, threshold in enumerate(definition.thresholds, start=1):
-                if threshold in state.earned_tiers:
-                    evidence = state.evidence[threshold]
-                    earned.append(EarnedBadge(user_id, definition.name, tier, threshold, now, evidence))
-    if not earned:
+                if value >= threshold:
+                    reached.append((user_id, definition, tier, threshold))
+    keys_of = {(user, badge.name, tier): f"{user}:{badge.name}:{tier}" for user, badge, tier, _ in reached}
+    done = context.boards.published(list(keys_of.values()))
+    new_tiers = [item for item in reached if keys_of[(item[0], item[1].name, item[2])] not in done]
+    if not new_tiers:
         return 0
+    listed = context.boards.evidence(sorted({evidence_list(user, badge.name) for user, badge, _, _ in new_tiers}))
+    now = context.clock()
+    earned = [
+        EarnedBadge(
+            user,
+            badge.name,
+            tier,
+            threshold,
+            now,
+            evidence_for(
+                badge,
+                threshold,
+                listed.get(evidence_list(user, badge.name), []),
+                _active_days(counters.get(days_counter(user), {})),
+            ),
+        )
+        for user, badge, tier, threshold in new_tiers
+    ]
     new = context.badges.add_many(earned)
     crash_point("leaderboards.after_badges_recorded")
     titles = {badge.name: badge.title for badge in scoring.badges}
     context.boards.publish_once((badge.key, _badge_event(badge, titles[badge.badge], context)) for badge in earned)
     return new
+
+
+def _active_days(counted: Mapping[str, int]) -> set[date]:
+    return {date.fromisoformat(day) for day, count in counted.items() if count > 0}
 
 
 def _badge_event(badge: EarnedBadge, title: str, context: Context) -> Event:
@@ -226,15 +304,21 @@ def _badge_event(badge: EarnedBadge, title: str, context: Context) -> Event:
 
 
 def repair_boards(*, context: Context, grace: timedelta = timedelta(seconds=30)) -> int:
-    """Put ledger entries that a crash kept off the boards onto them; return how many were repaired."""
+    """Finish the batches a crash interrupted (still pending after `grace`); return how many entries were repaired."""
     repaired = 0
-    while True:
-        pending = context.ledger.unapplied(context.clock() - grace)
-        if not pending:
-            return repaired
+    for _ in range(1000):  # bounded: each round closes the batches it found
         with context.exclusive():
-            record_entries(pending, context)
-        repaired += len(pending)
+            batches = context.pending.stale(context.clock() - grace)
+            if not batches:
+                return repaired
+            entries = _recorded(batches, context)
+            _finish(entries, context)
+            for batch in batches:
+                context.pending.close(batch.batch_id)
+        repaired += len(entries)
+        if entries:
+            log.info("boards_repaired", entries=len(entries), batches=len(batches))
+    return repaired
 
 
 def award(

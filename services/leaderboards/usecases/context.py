@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from services.leaderboards.domain.badges import BadgeDefinition, EarnedBadge, Levels
 from services.leaderboards.domain.boards import DEFAULT_PERIODS_KEPT, BoardRows, Window
-from services.leaderboards.domain.ledger import LedgerEntry
+from services.leaderboards.domain.counters import CounterOp
+from services.leaderboards.domain.ledger import LedgerEntry, PendingBatch
 from services.leaderboards.domain.rules import RuleBook
 from shared.consumer import Received
 from shared.contracts.events import Event
@@ -25,11 +26,9 @@ from shared.usecase import UseCaseContext
 class Ledger(Protocol):
     """The append-only points ledger, one entry per (event, rule, user): the source of truth."""
 
-    def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> int:
-        """Insert entries (each with its local day), skipping any already recorded; return how many were new."""
+    def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> set[str]:
+        """Insert entries (each with its local day), skipping any already recorded; return the keys inserted."""
         ...
-
-    def get_many(self, keys: Sequence[str]) -> list[LedgerEntry]: ...
 
     def get(self, key: str) -> LedgerEntry | None: ...
 
@@ -49,14 +48,6 @@ class Ledger(Protocol):
         """Return a user's entries of a rule about an object, reversals included."""
         ...
 
-    def mark_applied(self, keys: Sequence[str]) -> None: ...
-
-    def applied(self, keys: Sequence[str]) -> set[str]:
-        """Return which of these entries are marked as on the boards."""
-        ...
-
-    def unapplied(self, created_before: datetime, limit: int = 500) -> list[LedgerEntry]: ...
-
     def page_for(self, user_id: str, *, limit: int, offset: int) -> list[LedgerEntry]: ...
 
     def of_users(self, user_ids: Sequence[str], rules: Sequence[str] | None = None) -> list[LedgerEntry]:
@@ -66,26 +57,32 @@ class Ledger(Protocol):
     def everything(self, batch: int = 1000) -> Iterable[list[LedgerEntry]]: ...
 
 
-class People(Protocol):
-    """Learners' cohorts as events last named them, and the days they earned points on."""
+class PendingBatches(Protocol):
+    """Batches of entries between the ledger and the boards: what the repair sweep finishes after a crash."""
 
-    def note(self, cohorts: Mapping[str, Sequence[str]], active_days: Mapping[str, Iterable[date]]) -> None:
-        """Record cohorts and active days, all in one bulk write."""
-        ...
+    def open(self, batch_id: str, entries: Sequence[LedgerEntry], now: datetime) -> None: ...
+
+    def close(self, batch_id: str) -> None: ...
+
+    def holding(self, keys: Sequence[str]) -> list[PendingBatch]: ...
+
+    def stale(self, created_before: datetime, limit: int = 50) -> list[PendingBatch]: ...
+
+
+class People(Protocol):
+    """Learners' cohorts as events last named them."""
+
+    def note(self, cohorts: Mapping[str, Sequence[str]]) -> None: ...
 
     def cohorts_of(self, user_ids: Sequence[str]) -> dict[str, tuple[str, ...]]: ...
-
-    def active_days(self, user_ids: Sequence[str]) -> dict[str, set[date]]: ...
 
 
 class Inbox(Protocol):
     """The events received, each once, in arrival order (what a replay under new rules works from)."""
 
     def record(self, events: Sequence[Received], received_at: datetime) -> set[str]:
-        """Keep these events; return the ids of those already processed."""
+        """Keep these events; return the ids of those kept before."""
         ...
-
-    def mark_processed(self, event_ids: Sequence[str]) -> None: ...
 
     def in_order(self, batch: int = 1000) -> Iterable[list[Received]]: ...
 
@@ -99,9 +96,28 @@ class Badges(Protocol):
 
 
 class Boards(Protocol):
-    """The boards derived from the ledger, the kept balances and the stream; applying an entry twice changes nothing."""
+    """The state derived from the ledger in Redis: boards, balances, counters, pages, marks and the stream.
 
-    def apply(self, entries: Sequence[LedgerEntry], *, publish: bool = True) -> int: ...
+    Applying an entry twice changes nothing.
+    """
+
+    def apply(
+        self,
+        entries: Sequence[LedgerEntry],
+        *,
+        publish: bool = True,
+        counters: Mapping[str, Sequence[CounterOp]] | None = None,
+    ) -> int: ...
+
+    def counters(self, logical_keys: Sequence[str]) -> dict[str, dict[str, int]]: ...
+
+    def evidence(self, logical_keys: Sequence[str]) -> dict[str, list[str]]: ...
+
+    def processed(self, event_ids: Sequence[str]) -> set[str]: ...
+
+    def mark_processed(self, event_ids: Sequence[str]) -> None: ...
+
+    def published(self, message_keys: Sequence[str]) -> set[str]: ...
 
     def page(self, board: str, window: Window, period: str, *, limit: int, offset: int) -> BoardRows: ...
 
@@ -149,6 +165,7 @@ class Context(UseCaseContext):
     people: People = field(kw_only=True)
     badges: Badges = field(kw_only=True)
     inbox: Inbox = field(kw_only=True)
+    pending: PendingBatches = field(kw_only=True)
     boards: Boards = field(kw_only=True)
     scoring: Scoring = field(kw_only=True)
     # Held while a batch is worked out and recorded: caps are counted over the ledger, so one writer at a time.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from services.leaderboards.domain.badges import (
     BadgeDefinition,
@@ -11,7 +12,6 @@ from services.leaderboards.domain.badges import (
     EarnedBadge,
     current_streak,
     longest_run,
-    progress,
 )
 from services.leaderboards.domain.boards import (
     RENDERED_LIMITS,
@@ -25,6 +25,13 @@ from services.leaderboards.domain.boards import (
     competition_ranks,
     percentile,
     resolve_period,
+)
+from services.leaderboards.domain.counters import (
+    badge_counter,
+    badge_value,
+    days_counter,
+    evidence_for,
+    evidence_list,
 )
 from services.leaderboards.domain.ledger import UserPoints
 from services.leaderboards.domain.rules import local_day
@@ -163,13 +170,23 @@ def user_badges(user_id: str, *, actor: Principal, context: Context) -> UserBadg
     """Return every badge with the learner's progress toward its next tier, their level and streaks."""
     _check_may_read(user_id, actor, context)
     scoring: Scoring = context.scoring
-    rules = sorted({badge.rule for badge in scoring.badges if badge.rule})
-    entries = context.ledger.of_users([user_id], rules)
-    days = context.people.active_days([user_id]).get(user_id, set())
+    counters = context.boards.counters([badge_counter(user_id), days_counter(user_id)])
+    progress_of = counters.get(badge_counter(user_id), {})
+    days = {date.fromisoformat(day) for day, count in counters.get(days_counter(user_id), {}).items() if count > 0}
+    listed = context.boards.evidence([evidence_list(user_id, badge.name) for badge in scoring.badges])
     earned = context.badges.of_users([user_id])
     standings = []
     for definition in scoring.badges:
-        state = progress(definition, entries, scoring.zone, days)
+        value = badge_value(definition, progress_of, days)
+        tiers = tuple(threshold for threshold in definition.thresholds if value >= threshold)
+        evidence = {
+            threshold: evidence_for(
+                definition, threshold, listed.get(evidence_list(user_id, definition.name), []), days
+            )
+            for threshold in tiers
+        }
+        upcoming = next((threshold for threshold in definition.thresholds if threshold > value), None)
+        state = BadgeProgress(definition, value, tiers, evidence, upcoming)
         mine = [badge for badge in earned if badge.badge == definition.name]
         standings.append(BadgeStanding(definition, state, mine))
     total, _ = context.boards.balance(user_id)

@@ -17,7 +17,7 @@ from datetime import datetime
 from services.leaderboards.domain.boards import Window, entry_board_periods
 from services.leaderboards.domain.ledger import Category, LedgerEntry, reversal_of
 from services.leaderboards.domain.rules import MAX_REASON, EventFacts, Usage, beneficiaries, evaluate
-from services.leaderboards.usecases.awarding import record_entries
+from services.leaderboards.usecases.awarding import counter_ops, record_entries
 from services.leaderboards.usecases.context import Context, Scoring
 
 _PREFIXES = re.compile(r"^(?:reversal:|replay:v\d+:)+")
@@ -53,8 +53,7 @@ def rebuild_boards(*, context: Context, progress: Callable[[int], None] = lambda
     with context.exclusive() as held:
         removed = context.boards.clear()
         for chunk in context.ledger.everything():
-            context.boards.apply(chunk, publish=False)
-            context.ledger.mark_applied([entry.key for entry in chunk])
+            context.boards.apply(chunk, publish=False, counters=counter_ops(chunk, context.scoring))
             for entry in chunk:
                 if entry.points:
                     touched |= entry_board_periods(entry.boards, entry.occurred_at, context.scoring.zone)
