@@ -321,13 +321,22 @@ PAYLOAD_SCHEMAS: Mapping[str, type[Schema]] = {
 }
 
 
+# One instance per schema: building a marshmallow schema deep-copies its fields, which cost more than the
+# load itself (a quarter of a millisecond an event in a profile of the leaderboards worker). Loading keeps
+# no state on the instance, so one serves every call.
+_LOADERS: dict[str, Schema] = {}
+
+
 def load_payload(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate an event's data against its declared schema, raising InvalidEvent on mismatch."""
-    schema_class = PAYLOAD_SCHEMAS.get(event_type)
-    if schema_class is None:
-        raise InvalidEvent(f"no payload schema is declared for {event_type}")
+    schema = _LOADERS.get(event_type)
+    if schema is None:
+        schema_class = PAYLOAD_SCHEMAS.get(event_type)
+        if schema_class is None:
+            raise InvalidEvent(f"no payload schema is declared for {event_type}")
+        schema = _LOADERS.setdefault(event_type, schema_class())
     try:
-        loaded: dict[str, Any] = schema_class().load(data)
+        loaded: dict[str, Any] = schema.load(data)
     except ValidationError as error:
         raise InvalidEvent(f"{event_type} data is invalid: {error.messages}") from None
     return loaded

@@ -26,6 +26,7 @@ from services.leaderboards.domain.boards import RENDERED_LIMITS, BoardRows, Wind
 from services.leaderboards.domain.counters import CounterOp
 from services.leaderboards.domain.ledger import LedgerEntry, ledger_key, reversal_of, stream_event_id
 from services.leaderboards.domain.rules import local_day
+from services.leaderboards.repository.people import COHORTS_KEY
 from services.leaderboards.usecases.context import Badges, Boards, Inbox, Ledger, PendingBatches, People
 from shared.contracts.events import Event, EventType
 from shared.contracts.payloads import load_payload
@@ -529,6 +530,18 @@ def test_a_learners_cohorts_are_the_last_named(storage: Storage) -> None:
     assert storage.people.cohorts_of([]) == {}
     storage.people.note({"alice": []})
     assert storage.people.cohorts_of(["alice", "bob"]) == {"bob": ("7b",)}
+
+
+def test_cohorts_are_kept_in_mongodb_when_redis_loses_its_copy(real_settings: SettingsFactory) -> None:
+    dependencies = build(real_settings("leaderboards"))
+    people, connection = dependencies.repositories.people, dependencies.runtime.redis.connection
+    people.note({"alice": ["7a"], "bob": ["7b"]})
+    connection.delete(COHORTS_KEY)
+    # Alice is known to MongoDB, not to Redis: her new cohorts replace the old ones there too.
+    people.note({"alice": ["8a"], "carol": ["7c"]})
+    connection.delete(COHORTS_KEY)
+    assert people.cohorts_of(["alice", "bob", "carol"]) == {"alice": ("8a",), "bob": ("7b",), "carol": ("7c",)}
+    dependencies.runtime.mongo.close()
 
 
 def earned(user_id: str, badge: str, tier: int = 1, minutes: int = 0) -> EarnedBadge:

@@ -49,6 +49,8 @@ PAGE_TTL_SECONDS = 60
 # happens within hours; later, an entry the ledger holds already is put on the boards only while a pending
 # batch holds it (services.leaderboards.usecases.awarding.record_entries). Two weeks leaves a margin.
 APPLIED_MARKER_TTL_SECONDS = 14 * 24 * 3600
+# How many board periods' keys a process remembers before it starts again.
+MAX_KNOWN_PERIODS = 10_000
 
 # KEYS: marker, stream, entries hash, levels hash, the entry's board keys (the first is the global all-time
 #       board), the rendered pages of those boards (deleted with the update, so no page outlives a change),
@@ -261,6 +263,9 @@ class RedisBoards:
         self.periods_kept = periods_kept
         self._thresholds = ",".join(str(threshold) for threshold in level_thresholds)
         self._scripts: dict[str, str] = {}
+        # A board period's key, expiry and page keys, worked out once (a profile of a batch found the date
+        # parsing of every entry's expiries a tenth of its time); a few boards and periods are live at a time.
+        self._period_keys: dict[tuple[str, Window, str], tuple[str, int, list[str]]] = {}
 
     @property
     def connection(self) -> redis.Redis:
@@ -299,11 +304,25 @@ class RedisBoards:
         boards = [GLOBAL_BOARD, *(board for board in entry.boards if board != GLOBAL_BOARD)]
         for board in boards:
             for window, period in periods.items():
-                keys.append(board_key(board, window, period))
-                pages += [page_key(board, window, period, limit) for limit in RENDERED_LIMITS]
-                end = period_end(window, period, self.zone)
-                expiries.append(int((end + retention(window, self.periods_kept)).timestamp()) if end else 0)
+                key, expiry, its_pages = self._period(board, window, period)
+                keys.append(key)
+                expiries.append(expiry)
+                pages += its_pages
         return keys, expiries, pages
+
+    def _period(self, board: str, window: Window, period: str) -> tuple[str, int, list[str]]:
+        known = self._period_keys.get((board, window, period))
+        if known is None:
+            if len(self._period_keys) >= MAX_KNOWN_PERIODS:
+                self._period_keys.clear()
+            end = period_end(window, period, self.zone)
+            known = (
+                board_key(board, window, period),
+                int((end + retention(window, self.periods_kept)).timestamp()) if end else 0,
+                [page_key(board, window, period, limit) for limit in RENDERED_LIMITS],
+            )
+            self._period_keys[(board, window, period)] = known
+        return known
 
     def _awarded(self, entry: LedgerEntry) -> str:
         data = {

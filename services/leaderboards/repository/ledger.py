@@ -19,23 +19,13 @@ _STORED_FIELDS = tuple(field.name for field in fields(LedgerEntry) if field.name
 
 
 def _document(entry: LedgerEntry, day: date) -> dict[str, Any]:
-    document = entry_document(entry)
-    # The entry's day in the deployment's time zone, which daily caps and streaks count by.
-    document["day"] = day.isoformat()
-    return document
-
-
-def entry_document(entry: LedgerEntry) -> dict[str, Any]:
-    """Return an entry as a document (its key as `_id`), as the ledger and pending batches store it."""
+    """Return an entry as a document: its key as `_id`, its fields, and its day."""
     document: dict[str, Any] = {"_id": entry.key, **{name: getattr(entry, name) for name in _STORED_FIELDS}}
     document["boards"] = list(entry.boards)
     document["category"] = entry.category.value
+    # The entry's day in the deployment's time zone, which daily caps count by (for days past the counters).
+    document["day"] = day.isoformat()
     return document
-
-
-def entry_from_document(document: dict[str, Any]) -> LedgerEntry:
-    """Return the entry a stored document holds."""
-    return _entry(document)
 
 
 def _entry(document: dict[str, Any]) -> LedgerEntry:

@@ -34,15 +34,31 @@ class PeopleRepository:
         self._connection = connection
 
     def note(self, cohorts: Mapping[str, Sequence[str]]) -> None:
-        """Record the cohorts events named; only what changed is written (a steady batch writes nothing)."""
+        """Record the cohorts events named; only what changed is written (a steady batch writes nothing).
+
+        Learners Redis does not know are most often new: they go to MongoDB in one bulk insert, and only
+        those it knew already (Redis lost its copy) are updated one by one, as are learners whose cohorts
+        changed.
+        """
         if not cohorts:
             return
-        known = self.cohorts_of(sorted(cohorts))
-        changed = {user: list(named) for user, named in cohorts.items() if tuple(named) != known.get(user, ())}
-        for user_id, named in changed.items():
-            self._store.collection(PEOPLE).update_one({"_id": user_id}, {"$set": {"cohorts": named}}, upsert=True)
-        if changed:
-            self._connection().hset(COHORTS_KEY, mapping={user: json.dumps(named) for user, named in changed.items()})
+        users = sorted(cohorts)
+        cached: dict[str, Any] = dict(zip(users, self._connection().hmget(COHORTS_KEY, users), strict=True))
+        unknown = [user for user in users if cached[user] is None]
+        changed = [
+            user for user in users if cached[user] is not None and json.loads(cached[user]) != list(cohorts[user])
+        ]
+        inserted: set[str] = set()
+        if unknown:
+            documents = [({"_id": user, "cohorts": list(cohorts[user])}, ()) for user in unknown]
+            inserted = {str(user) for user in self._store.insert_many(PEOPLE, documents)}
+        for user_id in [*changed, *(user for user in unknown if user not in inserted)]:
+            self._store.collection(PEOPLE).update_one(
+                {"_id": user_id}, {"$set": {"cohorts": list(cohorts[user_id])}}, upsert=True
+            )
+        written = [*changed, *unknown]
+        if written:
+            self._connection().hset(COHORTS_KEY, mapping={user: json.dumps(list(cohorts[user])) for user in written})
 
     def cohorts_of(self, user_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """Return the cohorts last seen for these users (a user never named has none)."""
