@@ -723,8 +723,9 @@ def redis_boards(connection: redis.Redis) -> dict[str, Any]:
     for raw in connection.scan_iter(match="lb:*", count=1000):
         key = text(raw)
         # Announcement markers and the writer lock are no part of the boards; rendered pages are a cache of them;
-        # processed-event markers only save work (an event seen again without one finds its entries recorded).
-        if key.startswith(("lb:published:", "lb:writer", "lb:page:", "lb:processed:")):
+        # processed-event markers only save work (an event seen again without one finds its entries recorded);
+        # board versions only tell rendered pages from stale ones, and only ever grow.
+        if key.startswith(("lb:published:", "lb:writer", "lb:page:", "lb:processed:", "lb:v:")):
             continue
         if key.startswith("lb:applied:"):
             markers.append(key)

@@ -335,9 +335,7 @@ class FakeBoards:
     def rendered_page(self, board: str, window: Window, period: str, limit: int) -> bytes | None:
         return self.pages.get((board, window, period, limit))
 
-    def refresh_pages(
-        self, keys: Iterable[tuple[str, Window, str]], *, overwrite: bool = True
-    ) -> dict[tuple[str, Window, str, int], bytes]:
+    def render_pages(self, keys: Iterable[tuple[str, Window, str]]) -> dict[tuple[str, Window, str, int], bytes]:
         rendered: dict[tuple[str, Window, str, int], bytes] = {}
         for board, window, period in set(keys):
             ordered = self._ordered(board, window, period)
@@ -345,8 +343,7 @@ class FakeBoards:
             for limit in RENDERED_LIMITS:
                 body = render_page(board, window, period, len(ordered), rows[:limit])
                 rendered[(board, window, period, limit)] = body
-                if overwrite or (board, window, period, limit) not in self.pages:
-                    self.pages[(board, window, period, limit)] = body
+                self.pages[(board, window, period, limit)] = body
         return rendered
 
     def counters(self, logical_keys: Sequence[str]) -> dict[str, dict[str, int]]:

@@ -1,8 +1,9 @@
 """The fast reads on FerretDB and Redis: rendered first pages answer exactly what a computed page does.
 
-The worker renders a board's first page at the common sizes after every batch that touches it; a read of
-one is one GET. These tests compare them with pages computed from the sorted sets, follow them through
-updates, and check that Redis forgetting the Lua scripts (a restart, SCRIPT FLUSH) changes nothing.
+The first read of a board's first page after a change renders it at the common sizes, marked with the
+board's version; every later read until the next change is one MGET. These tests compare them with pages
+computed from the sorted sets, follow them through updates and stale copies, and check that Redis
+forgetting the Lua scripts (a restart, SCRIPT FLUSH) changes nothing.
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ def test_a_rendered_first_page_is_the_page_computed_from_the_sorted_set(
 ) -> None:
     _apply(leaderboards_app, *_shares(40, seed=7))
     redis = _redis(leaderboards_app)
-    assert redis.keys("lb:page:global:all:all:10"), "the worker did not render the first page"
     for board in ("global", "cohort:c1", "tag:maths"):
         for window in ("all", "week", "month"):
             computed = _page(leaderboards, board, window=window, limit=11)  # not a rendered size
             rendered = _page(leaderboards, board, window=window, limit=10)
             assert rendered == {**computed, "entries": computed["entries"][:10]}
+            # Read again, from the page the first read kept.
+            assert _page(leaderboards, board, window=window, limit=10) == rendered
+    assert redis.exists("lb:page:global:all:all:10"), "the first read did not keep the page"
 
 
 def test_rendered_pages_follow_every_batch_and_a_missing_one_is_rendered_on_read(
@@ -75,13 +78,16 @@ def test_rendered_pages_follow_every_batch_and_a_missing_one_is_rendered_on_read
     assert redis.exists("lb:page:global:all:all:20")
 
 
-def test_a_stale_rendered_page_is_replaced_by_the_next_batch_on_its_board(
+def test_a_page_rendered_at_an_older_version_of_its_board_is_never_served(
     leaderboards_app: Flask, leaderboards: FlaskClient
 ) -> None:
     _apply(leaderboards_app, resource_shared_event("alice"))
+    assert _page(leaderboards, "global", limit=10)["total"] == 1
     redis = _redis(leaderboards_app)
-    redis.set("lb:page:global:all:all:10", b'{"stale": true}', ex=60)  # as a crash before rendering might leave
+    stale = redis.get("lb:page:global:all:all:10")
     _apply(leaderboards_app, resource_shared_event("carol"))
+    # A slow reader that rendered before the change keeps its page only after it.
+    redis.set("lb:page:global:all:all:10", stale, ex=60)
     assert {row["user_id"] for row in _page(leaderboards, "global", limit=10)["entries"]} == {"alice", "carol"}
 
 

@@ -26,6 +26,7 @@ from services.leaderboards.domain.boards import RENDERED_LIMITS, BoardRows, Wind
 from services.leaderboards.domain.counters import CounterOp
 from services.leaderboards.domain.ledger import LedgerEntry, ledger_key, reversal_of, stream_event_id
 from services.leaderboards.domain.rules import local_day
+from services.leaderboards.repository.boards import page_key
 from services.leaderboards.repository.people import COHORTS_KEY
 from services.leaderboards.usecases.context import Badges, Boards, Inbox, Ledger, PendingBatches, People
 from shared.contracts.events import Event, EventType
@@ -472,7 +473,7 @@ def test_clearing_removes_what_is_derived_but_keeps_the_stream_and_what_was_publ
     first = entry("alice", points=60)
     storage.boards.apply([first, entry("bob", event="e2", occurred_at=NOW - timedelta(days=7))])
     storage.boards.publish_once([("alice:first-share:1", _badge_event("alice", "first-share"))])
-    storage.boards.refresh_pages([("global", Window.ALL, "all")])
+    storage.boards.render_pages([("global", Window.ALL, "all")])
     stream = storage.stream()
     assert storage.boards.clear() > 0
     assert storage.boards.clear() == 0
@@ -499,7 +500,7 @@ def test_a_rendered_first_page_is_the_board_as_read_and_goes_with_the_next_chang
     board = ("global", Window.ALL, "all")
     assert storage.boards.rendered_page(*board, 10) is None
     storage.boards.apply([entry("alice", points=5), entry("bob", points=5, minutes=1), entry("carol", points=9)])
-    rendered = storage.boards.refresh_pages([board])
+    rendered = storage.boards.render_pages([board])
     assert set(rendered) == {(*board, limit) for limit in RENDERED_LIMITS}
     assert storage.boards.rendered_page(*board, 10) == rendered[(*board, 10)]
     assert rendered[(*board, 10)] == (
@@ -507,14 +508,37 @@ def test_a_rendered_first_page_is_the_board_as_read_and_goes_with_the_next_chang
         b'{"points":5,"rank":2,"user_id":"alice"},{"points":5,"rank":2,"user_id":"bob"}],'
         b'"period":"all","total":3,"window":"all"}'
     )
-    assert storage.boards.refresh_pages([board], overwrite=False) == rendered  # a reader's render keeps it
+    assert storage.boards.render_pages([board]) == rendered
     storage.boards.apply([entry("dave", points=50)])
-    # The update takes the board's pages away with it: no page outlives a change, even if nothing renders.
+    # The update makes the board's pages stale: no page outlives a change, even if nothing renders.
     assert storage.boards.rendered_page(*board, 10) is None
-    late = storage.boards.refresh_pages([board], overwrite=False)
+    late = storage.boards.render_pages([board])
     assert storage.boards.rendered_page(*board, 10) == late[(*board, 10)] != rendered[(*board, 10)]
     assert b'"user_id":"dave"' in late[(*board, 10)]
-    assert storage.boards.refresh_pages([]) == {}
+    # Another board's change leaves a board's pages as they are; a change worth no points changes nothing.
+    cohort = ("cohort:7a", Window.ALL, "all")
+    kept = storage.boards.render_pages([cohort])[(*cohort, 10)]
+    storage.boards.apply([entry("erin", points=3, boards=("cohort:7b",))])
+    storage.boards.apply([entry("frank", points=0, event="e9")])
+    assert storage.boards.rendered_page(*cohort, 10) == kept
+    assert storage.boards.render_pages([]) == {}
+
+
+def test_a_page_rendered_before_a_rebuild_is_not_served_after_it(real_settings: SettingsFactory) -> None:
+    dependencies = build(real_settings("leaderboards"))
+    boards, connection = dependencies.boards, dependencies.runtime.redis.connection
+    board = ("global", Window.ALL, "all")
+    # As many changes before as after: a version counted again from nothing would match the stale page's.
+    boards.apply([entry("alice", points=5), entry("carol", points=1, event="e3")])
+    # A reader read the board, the rebuild cleared and re-applied it, and only then did the reader keep its page.
+    boards.render_pages([board])
+    stale = connection.get(page_key(*board, 10))
+    boards.clear()
+    boards.apply([entry("alice", points=5), entry("bob", points=7, event="e2")])
+    connection.set(page_key(*board, 10), stale)
+    assert boards.rendered_page(*board, 10) is None
+    assert b'"user_id":"bob"' in boards.render_pages([board])[(*board, 10)]
+    dependencies.runtime.mongo.close()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -42,22 +42,26 @@ ENTRIES_KEY = f"{KEY_PREFIX}:entries"
 LEVELS_KEY = f"{KEY_PREFIX}:levels"
 # The lock one writer holds at a time (services.leaderboards.bootstrap.Dependencies.writer_lock); not a board.
 WRITER_LOCK_KEY = f"{KEY_PREFIX}:writer"
-# Rendered pages are replaced after every batch that touches their board, and expire after this meanwhile
-# (so a page a crash left stale heals itself).
+# A rendered page is kept this long; it is served only while its board's version is the one it was
+# rendered at (every change to a board bumps its version), so a page is never staler than its board.
 PAGE_TTL_SECONDS = 60
 # How long Redis remembers that an entry is on the boards. Redelivery (RQ retries, the repair sweep)
 # happens within hours; later, an entry the ledger holds already is put on the boards only while a pending
 # batch holds it (services.leaderboards.usecases.awarding.record_entries). Two weeks leaves a margin.
 APPLIED_MARKER_TTL_SECONDS = 14 * 24 * 3600
+# Versions of the boards, which `clear` leaves: a page rendered before a rebuild must never match a
+# version the rebuild reaches again.
+VERSION_PREFIX = f"{KEY_PREFIX}:v:"
+_KEPT_BY_CLEAR = (f"{KEY_PREFIX}:published:".encode(), VERSION_PREFIX.encode())
 # How many board periods' keys a process remembers before it starts again.
 MAX_KNOWN_PERIODS = 10_000
 
 # KEYS: marker, stream, entries hash, levels hash, the entry's board keys (the first is the global all-time
-#       board), the rendered pages of those boards (deleted with the update, so no page outlives a change),
-#       then the counters its counter operations change.
+#       board), the versions of those boards (bumped with the update, so no rendered page outlives a
+#       change), then the counters its counter operations change.
 # ARGV: 1 marker ttl, 2 member, 3 points, 4 reached seconds, 5 scale, 6 publish (1/0), 7 level thresholds
 #       (comma separated), 8 points.awarded envelope (JSON), 9 level.reached event id, 10 occurred_at,
-#       11 stream maxlen, 12 how many board keys, 13 how many pages, 14 how many counter operations, the
+#       11 stream maxlen, 12 how many board keys, 13 how many versions (as many), 14 how many counter operations, the
 #       expiry of each board key, then each operation as 10 values: kind, key (its index in KEYS), field,
 #       delta, threshold, total key (index), total field, evidence key (index), member, expires at.
 _APPLY = """
@@ -111,7 +115,11 @@ if points == 0 then
   return 1
 end
 for i = 5 + boards, 4 + boards + pages do
-  redis.call('DEL', KEYS[i])
+  redis.call('INCR', KEYS[i])
+  local version_expiry = tonumber(ARGV[10 + i - boards])
+  if version_expiry and version_expiry > 0 then
+    redis.call('EXPIREAT', KEYS[i], version_expiry)
+  end
 end
 local balance = nil
 for i = 5, 4 + boards do
@@ -221,6 +229,11 @@ def page_key(board: str, window: Window, period: str, limit: int) -> str:
     return f"{KEY_PREFIX}:page:{board}:{window.value}:{period}:{limit}"
 
 
+def version_key(board: str, window: Window, period: str) -> str:
+    """Return the Redis key of a board period's version: bumped by every change, never reset by a rebuild."""
+    return f"{VERSION_PREFIX}{board_key(board, window, period).removeprefix(KEY_PREFIX + ':')}"
+
+
 def applied_marker(entry_key: str) -> str:
     """Return the Redis key that records an entry as applied."""
     return f"{KEY_PREFIX}:applied:{entry_key}"
@@ -234,6 +247,13 @@ def processed_marker(event_id: str) -> str:
 def published_marker(message_key: str) -> str:
     """Return the Redis key that records a stream message as published."""
     return f"{KEY_PREFIX}:published:{message_key}"
+
+
+def _version(value: bytes | str | None) -> bytes:
+    """Return a board's version as stored (a board never changed is at version 0)."""
+    if value is None:
+        return b"0"
+    return value.encode() if isinstance(value, str) else value
 
 
 def _iso(moment: datetime) -> str:
@@ -265,7 +285,7 @@ class RedisBoards:
         self._scripts: dict[str, str] = {}
         # A board period's key, expiry and page keys, worked out once (a profile of a batch found the date
         # parsing of every entry's expiries a tenth of its time); a few boards and periods are live at a time.
-        self._period_keys: dict[tuple[str, Window, str], tuple[str, int, list[str]]] = {}
+        self._period_keys: dict[tuple[str, Window, str], tuple[str, int, str]] = {}
 
     @property
     def connection(self) -> redis.Redis:
@@ -299,18 +319,18 @@ class RedisBoards:
     def _keys_and_expiries(self, entry: LedgerEntry) -> tuple[list[str], list[int], list[str]]:
         keys: list[str] = []
         expiries: list[int] = []
-        pages: list[str] = []
+        versions: list[str] = []
         periods = window_periods(entry.occurred_at, self.zone)
         boards = [GLOBAL_BOARD, *(board for board in entry.boards if board != GLOBAL_BOARD)]
         for board in boards:
             for window, period in periods.items():
-                key, expiry, its_pages = self._period(board, window, period)
+                key, expiry, version = self._period(board, window, period)
                 keys.append(key)
                 expiries.append(expiry)
-                pages += its_pages
-        return keys, expiries, pages
+                versions.append(version)
+        return keys, expiries, versions
 
-    def _period(self, board: str, window: Window, period: str) -> tuple[str, int, list[str]]:
+    def _period(self, board: str, window: Window, period: str) -> tuple[str, int, str]:
         known = self._period_keys.get((board, window, period))
         if known is None:
             if len(self._period_keys) >= MAX_KNOWN_PERIODS:
@@ -319,7 +339,7 @@ class RedisBoards:
             known = (
                 board_key(board, window, period),
                 int((end + retention(window, self.periods_kept)).timestamp()) if end else 0,
-                [page_key(board, window, period, limit) for limit in RENDERED_LIMITS],
+                version_key(board, window, period),
             )
             self._period_keys[(board, window, period)] = known
         return known
@@ -363,8 +383,8 @@ class RedisBoards:
             return 0
         calls = []
         for entry in entries:
-            keys, expiries, pages = self._keys_and_expiries(entry)
-            head = [applied_marker(entry.key), LEADERBOARD_STREAM, ENTRIES_KEY, LEVELS_KEY, *keys, *pages]
+            keys, expiries, versions = self._keys_and_expiries(entry)
+            head = [applied_marker(entry.key), LEADERBOARD_STREAM, ENTRIES_KEY, LEVELS_KEY, *keys, *versions]
             operations = (counters or {}).get(entry.key, ())
             counter_keys: dict[str, int] = {}
 
@@ -405,7 +425,7 @@ class RedisBoards:
                         _iso(entry.created_at),
                         STREAM_MAXLEN,
                         len(keys),
-                        len(pages),
+                        len(versions),
                         len(operations),
                         *expiries,
                         *encoded,
@@ -464,40 +484,46 @@ class RedisBoards:
         return answers
 
     def rendered_page(self, board: str, window: Window, period: str, limit: int) -> bytes | None:
-        """Return a board's first page as rendered JSON, if it is kept rendered (one GET)."""
-        body = self.connection.get(page_key(board, window, period, limit))
-        return body.encode() if isinstance(body, str) else body
+        """Return a board's first page as rendered JSON, if rendered at the board's version (one MGET)."""
+        stored, version = self.connection.mget(
+            [page_key(board, window, period, limit), version_key(board, window, period)]
+        )
+        if stored is None:
+            return None
+        raw = stored.encode() if isinstance(stored, str) else stored
+        rendered_at, _, body = raw.partition(b"\n")
+        return body if rendered_at == _version(version) else None
 
-    def refresh_pages(
-        self, keys: Iterable[tuple[str, Window, str]], *, overwrite: bool = True
-    ) -> dict[tuple[str, Window, str, int], bytes]:
-        """Render the first pages of these boards at every kept size (two round trips); return them.
+    def render_pages(self, keys: Iterable[tuple[str, Window, str]]) -> dict[tuple[str, Window, str, int], bytes]:
+        """Render the first pages of these boards at every kept size, and keep them; return them (two round trips).
 
-        The worker overwrites after each batch; a read that found no page renders it only if nobody did
-        meanwhile (`overwrite=False`), so a slow reader never replaces a newer page with an older one.
+        Each board is read with its version in one MULTI, and its pages are kept marked with that version:
+        a render that loses a race with a change (or with another render) is never served.
         """
         wanted = sorted(set(keys))
         if not wanted:
             return {}
         largest = max(RENDERED_LIMITS)
-        with self.connection.pipeline(transaction=False) as pipeline:
+        with self.connection.pipeline(transaction=True) as pipeline:
             for board, window, period in wanted:
                 key = board_key(board, window, period)
+                pipeline.get(version_key(board, window, period))
                 pipeline.zcard(key)
                 pipeline.zrevrange(key, 0, largest - 1, withscores=True)
             results = pipeline.execute()
         rendered: dict[tuple[str, Window, str, int], bytes] = {}
         with self.connection.pipeline(transaction=False) as pipeline:
             for index, (board, window, period) in enumerate(wanted):
-                total, raw = int(results[2 * index]), results[2 * index + 1]
+                version, total, raw = results[3 * index : 3 * index + 3]
                 rows = [
                     (member.decode() if isinstance(member, bytes) else str(member), decode_points(float(score)))
                     for member, score in raw
                 ]
                 for limit in RENDERED_LIMITS:
-                    body = render_page(board, window, period, total, rows[:limit])
+                    body = render_page(board, window, period, int(total), rows[:limit])
                     rendered[(board, window, period, limit)] = body
-                    pipeline.set(page_key(board, window, period, limit), body, ex=PAGE_TTL_SECONDS, nx=not overwrite)
+                    marked = _version(version) + b"\n" + body
+                    pipeline.set(page_key(board, window, period, limit), marked, ex=PAGE_TTL_SECONDS)
             pipeline.execute()
         return rendered
 
@@ -555,12 +581,15 @@ class RedisBoards:
         return sum(int(result) for result in results)
 
     def clear(self) -> int:
-        """Remove every board, balance, level and entry marker (not the stream, published markers, nor the lock)."""
+        """Remove every board, balance, level, counter and marker.
+
+        The stream, published markers, board versions and the writer lock stay.
+        """
         removed = 0
         batch: list[bytes] = []
         for key in self.connection.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
             # The writer lock shares the prefix, and a rebuild clears while holding it: it must stay.
-            if key.startswith(f"{KEY_PREFIX}:published:".encode()) or key == WRITER_LOCK_KEY.encode():
+            if key.startswith(_KEPT_BY_CLEAR) or key == WRITER_LOCK_KEY.encode():
                 continue
             batch.append(key)
             if len(batch) >= 1000:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from services.leaderboards.domain.badges import BadgeDefinition, EarnedBadge
-from services.leaderboards.domain.boards import Window, boards_for, entry_board_periods
+from services.leaderboards.domain.boards import boards_for
 from services.leaderboards.domain.counters import (
     DAY_COUNTERS_KEPT,
     CounterOp,
@@ -209,17 +209,12 @@ def _recorded(batches: Sequence[PendingBatch], context: Context) -> list[LedgerE
 
 
 def _finish(entries: Sequence[LedgerEntry], context: Context) -> None:
-    """Put entries on the boards with their counters, render the pages they touch, and award badges."""
+    """Put entries on the boards with their counters (the pages they touch go stale), and award badges."""
     if not entries:
         return
     scoring = context.scoring
     context.boards.apply(entries, counters=counter_ops(entries, scoring))
     crash_point("leaderboards.after_board_update")
-    touched: set[tuple[str, Window, str]] = set()
-    for entry in entries:
-        if entry.points:
-            touched |= entry_board_periods(entry.boards, entry.occurred_at, scoring.zone)
-    context.boards.refresh_pages(touched)
     award_badges(sorted({entry.user_id for entry in entries}), {entry.rule for entry in entries}, context=context)
 
 

@@ -126,13 +126,11 @@ class Boards(Protocol):
     ) -> list[BoardRows | None]: ...
 
     def rendered_page(self, board: str, window: Window, period: str, limit: int) -> bytes | None:
-        """Return a board's first page as rendered JSON, if kept rendered."""
+        """Return a board's first page as rendered JSON, if rendered since the board last changed."""
         ...
 
-    def refresh_pages(
-        self, keys: Iterable[tuple[str, Window, str]], *, overwrite: bool = True
-    ) -> dict[tuple[str, Window, str, int], bytes]:
-        """Render these boards' first pages at every kept size; return them."""
+    def render_pages(self, keys: Iterable[tuple[str, Window, str]]) -> dict[tuple[str, Window, str, int], bytes]:
+        """Render these boards' first pages at every kept size and keep them; return them."""
         ...
 
     def balance(self, user_id: str) -> tuple[int, int]: ...

@@ -61,9 +61,10 @@ def board_page(
 def rendered_board_page(
     board: str, *, window: Window, limit: int, offset: int, context: Context, period: str | None = None
 ) -> bytes | None:
-    """Return a board's first page as the JSON the worker keeps rendered, or None for any other page.
+    """Return a board's first page as the JSON kept rendered, or None for any other page.
 
-    The same answer as `board_page`, read with one GET; a page not rendered yet is rendered now.
+    The same answer as `board_page`, read with one round trip; a page not rendered at the board's current
+    version (the board changed since) is rendered now and kept for the next reads.
     """
     if offset != 0 or limit not in RENDERED_LIMITS:
         return None
@@ -72,7 +73,7 @@ def rendered_board_page(
     period = resolve_period(window, period, context.clock(), scoring.zone, scoring.periods_kept)
     body = context.boards.rendered_page(board, window, period, limit)
     if body is None:
-        body = context.boards.refresh_pages([(board, window, period)], overwrite=False)[(board, window, period, limit)]
+        body = context.boards.render_pages([(board, window, period)])[(board, window, period, limit)]
     return body
 
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from services.leaderboards.domain.boards import Window, entry_board_periods
 from services.leaderboards.domain.ledger import Category, LedgerEntry, reversal_of
 from services.leaderboards.domain.rules import MAX_REASON, EventFacts, Usage, beneficiaries, evaluate
 from services.leaderboards.usecases.awarding import counter_ops, record_entries
@@ -49,19 +48,14 @@ def rebuild_boards(*, context: Context, progress: Callable[[int], None] = lambda
     The writer lock is held throughout, so the worker waits (and RQ retries its job) meanwhile.
     """
     entries = 0
-    touched: set[tuple[str, Window, str]] = set()
     with context.exclusive() as held:
+        # A page a reader renders of a board half rebuilt is marked with a version the next change passes.
         removed = context.boards.clear()
         for chunk in context.ledger.everything():
             context.boards.apply(chunk, publish=False, counters=counter_ops(chunk, context.scoring))
-            for entry in chunk:
-                if entry.points:
-                    touched |= entry_board_periods(entry.boards, entry.occurred_at, context.scoring.zone)
             entries += len(chunk)
             progress(len(chunk))
             _keep_alive(held)
-        # A board read meanwhile rendered (and kept) a page of the board half rebuilt: render them all again.
-        context.boards.refresh_pages(touched)
     return RebuildReport(entries=entries, keys_removed=removed)
 
 
