@@ -533,6 +533,7 @@ def test_a_page_rendered_before_a_rebuild_is_not_served_after_it(real_settings: 
     # A reader read the board, the rebuild cleared and re-applied it, and only then did the reader keep its page.
     boards.render_pages([board])
     stale = connection.get(page_key(*board, 10))
+    assert stale is not None
     boards.clear()
     boards.apply([entry("alice", points=5), entry("bob", points=7, event="e2")])
     connection.set(page_key(*board, 10), stale)
