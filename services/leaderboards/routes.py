@@ -288,8 +288,14 @@ class UserPoints(MethodView):
 
         Visible to the learner, teachers of their cohorts, admins and services.
         """
+        actor, context = authenticate(), _context()
+        rendered = reading.rendered_user_points(
+            user_id, actor=actor, limit=query["limit"], offset=query["offset"], context=context
+        )
+        if rendered is not None:
+            return Response(rendered, mimetype="application/json")
         points = reading.user_points(
-            user_id, actor=authenticate(), limit=query["limit"], offset=query["offset"], context=_context()
+            user_id, actor=actor, limit=query["limit"], offset=query["offset"], context=context
         )
         return _json(user_points_document(points))
 

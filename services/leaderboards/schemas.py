@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.leaderboards.domain.boards import MAX_AROUND, MAX_MEMBERS, MemberView, Standing, Window
-from services.leaderboards.domain.ledger import MAX_MANUAL_POINTS, LedgerEntry, UserPoints
+from services.leaderboards.domain.ledger import MAX_MANUAL_POINTS, LedgerEntry, UserPoints, entry_view
 from shared.schemas import Name, ObjectId, PageQuerySchema, StrictSchema, Text, unique_items
 
 PERIOD_DESCRIPTION = (
@@ -269,29 +268,9 @@ def member_view_document(view: MemberView) -> dict[str, Any]:
     }
 
 
-def _moment(value: datetime) -> str:
-    return value.isoformat()
-
-
 def ledger_entry_document(entry: LedgerEntry) -> dict[str, Any]:
     """Return a ledger entry as LedgerEntrySchema dumps it."""
-    return {
-        "actor_id": entry.actor_id,
-        "boards": list(entry.boards),
-        "category": str(entry.category),
-        "created_at": _moment(entry.created_at),
-        "event_id": entry.event_id,
-        "event_type": entry.event_type,
-        "key": entry.key,
-        "object_id": entry.object_id,
-        "occurred_at": _moment(entry.occurred_at),
-        "points": entry.points,
-        "reason": entry.reason,
-        "reverses": entry.reverses,
-        "rule": entry.rule,
-        "rule_version": entry.rule_version,
-        "user_id": entry.user_id,
-    }
+    return entry_view(entry)
 
 
 def user_points_document(points: UserPoints) -> dict[str, Any]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pymongo
 import pytest
 import redis
 import requests
@@ -17,6 +18,7 @@ import requests
 from devstack.processes import ManagedProcess
 from devstack.servers import RedisServer, free_port
 from devstack.topology import SERVICES, service
+from shared.settings import Settings
 from tests.factories import SECRET, bearer, resource_body, token
 
 pytestmark = pytest.mark.e2e
@@ -170,6 +172,16 @@ def points_of(stack: Stack, user_id: str) -> dict[str, Any]:
     """Return the user's points ledger: total, count and entries."""
     body: dict[str, Any] = get_json(stack.url("leaderboards", f"/users/{user_id}/points"), token(user_id))
     return body
+
+
+def ledger_in_mongodb(stack: Stack, user_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Return these learners' ledger entries as MongoDB holds them (the API shows only those on the boards)."""
+    settings = Settings.from_env("leaderboards", stack.env)
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(settings.mongo_url)
+    try:
+        return list(client[settings.database_name]["ledger"].find({"user_id": {"$in": list(user_ids)}}))
+    finally:
+        client.close()
 
 
 def share_resource(stack: Stack, user_id: str, *, base_url: str | None = None, **headers: str) -> requests.Response:

@@ -25,7 +25,7 @@ from services.leaderboards.domain.boards import (
     window_periods,
 )
 from services.leaderboards.domain.counters import CounterOp
-from services.leaderboards.domain.ledger import LedgerEntry, PendingBatch, stream_event_id
+from services.leaderboards.domain.ledger import RECENT_KEPT, LedgerEntry, PendingBatch, render_entry, stream_event_id
 from services.leaderboards.domain.rules import local_day
 from services.leaderboards.settings import DEFAULT_RULES, read_scoring
 from services.leaderboards.usecases.context import Context, Scoring
@@ -82,7 +82,8 @@ class FakeLedger:
 
     def page_for(self, user_id: str, *, limit: int, offset: int) -> list[LedgerEntry]:
         mine = [entry for entry in self.entries.values() if entry.user_id == user_id]
-        newest_first = sorted(mine, key=lambda entry: (entry.created_at, entry.key), reverse=True)
+        # As the ledger orders them: newest write first, and the last of a write first.
+        newest_first = sorted(reversed(mine), key=lambda entry: entry.created_at, reverse=True)
         return newest_first[offset : offset + limit]
 
     def of_users(self, user_ids: Sequence[str], rules: Sequence[str] | None = None) -> list[LedgerEntry]:
@@ -208,6 +209,7 @@ class FakeBoards:
         self.counter_values: dict[str, dict[str, int]] = {}
         self.evidence_lists: dict[str, list[str]] = {}
         self.processed_ids: set[str] = set()
+        self.recent: dict[str, list[bytes]] = {}
 
     def _keep(self, key: str, member: str, delta: int) -> None:
         listed = self.evidence_lists.setdefault(key, [])
@@ -243,6 +245,7 @@ class FakeBoards:
             if entry.key in self.markers:
                 continue
             self.markers.add(entry.key)
+            self.recent[entry.user_id] = [render_entry(entry), *self.recent.get(entry.user_id, [])][:RECENT_KEPT]
             for op in (counters or {}).get(entry.key, ()):
                 self._run(op)
             applied += 1
@@ -360,6 +363,10 @@ class FakeBoards:
 
     def published(self, message_keys: Sequence[str]) -> set[str]:
         return {key for key in message_keys if key in self.published_keys}
+
+    def recent_points(self, user_id: str) -> tuple[int, int, list[bytes]]:
+        total, count = self.balance(user_id)
+        return total, count, list(self.recent.get(user_id, []))
 
     def balance(self, user_id: str) -> tuple[int, int]:
         score = self.scores.get((GLOBAL_BOARD, Window.ALL, "all"), {}).get(user_id)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from services.leaderboards.usecases import awarding
+from services.leaderboards.domain.ledger import RECENT_KEPT
+from services.leaderboards.schemas import user_points_document
+from services.leaderboards.usecases import awarding, reading
+from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event
 from shared.contracts.payloads import load_payload
 from tests.factories import bearer, resource_shared_event
@@ -101,3 +104,29 @@ def test_redis_forgetting_the_scripts_changes_nothing(leaderboards_app: Flask, l
     assert (view.status_code, view.get_json()["points"]) == (200, 10)
     redis.script_flush()
     assert _page(leaderboards, "global", limit=7)["entries"] == [{"rank": 1, "user_id": "alice", "points": 10}]
+
+
+def test_a_learners_points_read_from_their_kept_newest_entries_are_the_ledger_as_mongodb_holds_it(
+    leaderboards_app: Flask, leaderboards: FlaskClient
+) -> None:
+    # More entries than are kept, written over several batches (several entries a batch), on several days.
+    events = [
+        replace(resource_shared_event("alice", cohorts=["c1"]), occurred_at=datetime.now(UTC) - timedelta(days=day))
+        for day in range(RECENT_KEPT + 7)
+    ]
+    for first in range(0, len(events), 4):
+        _apply(leaderboards_app, *events[first : first + 4])
+    context = leaderboards_app.extensions["connective"].dependencies.context()
+    reader = Principal("alice", frozenset({Role.LEARNER.value}))
+    for limit, offset in ((20, 0), (10, 5), (5, 15), (10, 15), (100, 0), (3, RECENT_KEPT + 5), (5, 500)):
+        expected = user_points_document(
+            reading.user_points("alice", actor=reader, limit=limit, offset=offset, context=context)
+        )
+        response = leaderboards.get(
+            "/users/alice/points", query_string={"limit": limit, "offset": offset}, headers=bearer("alice")
+        )
+        assert response.get_json() == expected, (limit, offset)
+    assert len(expected["entries"]) == 0 and expected["count"] == RECENT_KEPT + 7
+    # Read from Redis alone: the first page needs no database.
+    assert reading.rendered_user_points("alice", actor=reader, limit=20, offset=0, context=context) is not None
+    assert reading.rendered_user_points("alice", actor=reader, limit=10, offset=15, context=context) is None

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.leaderboards.domain.boards import MemberView, Standing, Window, render_page
-from services.leaderboards.domain.ledger import Category, LedgerEntry, UserPoints
+from services.leaderboards.domain.ledger import Category, LedgerEntry, UserPoints, render_entry, render_points
 from services.leaderboards.schemas import (
     BoardPageSchema,
     MemberViewSchema,
@@ -20,7 +20,10 @@ from services.leaderboards.schemas import (
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-:", min_size=1, max_size=12)
 points = st.integers(min_value=-10_000, max_value=10_000)
-moments = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC))
+# To the millisecond, as the ledger keeps times (BSON).
+moments = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)).map(
+    lambda moment: moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+)
 standings = st.builds(Standing, rank=st.integers(min_value=1, max_value=10**6), user_id=names, points=points)
 views = st.builds(
     MemberView,
@@ -73,6 +76,13 @@ def test_a_member_view_is_built_exactly_as_its_schema_dumps_it(view: MemberView)
 @given(balances)
 def test_a_learners_points_are_built_exactly_as_their_schema_dumps_them(balance: UserPoints) -> None:
     assert user_points_document(balance) == UserPointsSchema().dump(balance)
+
+
+@settings(max_examples=60, deadline=None)
+@given(balances)
+def test_a_learners_points_from_their_kept_newest_entries_are_the_document_built(balance: UserPoints) -> None:
+    rendered = render_points(balance, [render_entry(entry) for entry in balance.entries])
+    assert json.loads(rendered) == user_points_document(balance)
 
 
 @settings(max_examples=60, deadline=None)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 # The most points one staff award may give or take.
 MAX_MANUAL_POINTS = 1000
@@ -112,3 +114,52 @@ class PendingBatch:
 
     batch_id: str
     entries: list[LedgerEntry]
+
+
+# How many of a learner's newest entries are kept rendered beside the boards (the default page size), so
+# the first page of `GET /users/{id}/points` needs no database.
+RECENT_KEPT = 20
+
+
+def _moment(value: datetime) -> str:
+    # To the millisecond, as the ledger keeps times (BSON), so a kept entry reads as a stored one.
+    return value.replace(microsecond=value.microsecond // 1000 * 1000).isoformat()
+
+
+def entry_view(entry: LedgerEntry) -> dict[str, Any]:
+    """Return a ledger entry as `GET /users/{id}/points` shows it."""
+    return {
+        "actor_id": entry.actor_id,
+        "boards": list(entry.boards),
+        "category": str(entry.category),
+        "created_at": _moment(entry.created_at),
+        "event_id": entry.event_id,
+        "event_type": entry.event_type,
+        "key": entry.key,
+        "object_id": entry.object_id,
+        "occurred_at": _moment(entry.occurred_at),
+        "points": entry.points,
+        "reason": entry.reason,
+        "reverses": entry.reverses,
+        "rule": entry.rule,
+        "rule_version": entry.rule_version,
+        "user_id": entry.user_id,
+    }
+
+
+def render_entry(entry: LedgerEntry) -> bytes:
+    """Return an entry's view as JSON, as kept among a learner's newest entries."""
+    return json.dumps(entry_view(entry), separators=(",", ":"), sort_keys=True).encode()
+
+
+def render_points(points: UserPoints, rendered_entries: list[bytes]) -> bytes:
+    """Return the body of `GET /users/{id}/points` around entries already rendered (`render_entry`)."""
+    head = {
+        "count": points.count,
+        "level": points.level,
+        "next_level_at": points.next_level_at,
+        "total": points.total,
+        "user_id": points.user_id,
+    }
+    rest = json.dumps(head, separators=(",", ":"), sort_keys=True).encode()
+    return rest[:-1] + b',"entries":[' + b",".join(rendered_entries) + b"]}"

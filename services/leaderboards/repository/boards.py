@@ -33,7 +33,7 @@ from services.leaderboards.domain.boards import (
     window_periods,
 )
 from services.leaderboards.domain.counters import CounterOp
-from services.leaderboards.domain.ledger import LedgerEntry, stream_event_id
+from services.leaderboards.domain.ledger import RECENT_KEPT, LedgerEntry, render_entry, stream_event_id
 from shared.contracts.events import SCHEMA_VERSION, Event, EventType
 from shared.contracts.streams import LEADERBOARD_STREAM, STREAM_MAXLEN, stream_fields
 
@@ -58,13 +58,14 @@ MAX_KNOWN_PERIODS = 10_000
 
 # KEYS: marker, stream, entries hash, levels hash, the entry's board keys (the first is the global all-time
 #       board), the versions of those boards (bumped with the update, so no rendered page outlives a
-#       change), then the counters its counter operations change.
+#       change), then the counters its counter operations change, and last the learner's newest entries.
 # ARGV: 1 marker ttl, 2 member, 3 points, 4 reached seconds, 5 scale, 6 publish (1/0), 7 level thresholds
 #       (comma separated), 8 points.awarded envelope (JSON), 9 level.reached event id, 10 occurred_at,
 #       11 stream maxlen, 12 how many board keys, 13 how many versions (as many), 14 how many counter operations, the
 #       expiry of each board key, then each operation as 10 values: kind, key (its index in KEYS), field,
-#       delta, threshold, total key (index), total field, evidence key (index), member, expires at.
-_APPLY = """
+#       delta, threshold, total key (index), total field, evidence key (index), member, expires at; and last
+#       the entry rendered as the learner's ledger shows it.
+_APPLY_SCRIPT = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
   return 0
 end
@@ -76,6 +77,9 @@ local boards = tonumber(ARGV[12])
 local pages = tonumber(ARGV[13])
 local operations = tonumber(ARGV[14])
 redis.call('HINCRBY', KEYS[3], member, 1)
+-- The learner's newest entries, rendered (the last key and the last argument).
+redis.call('LPUSH', KEYS[#KEYS], ARGV[#ARGV])
+redis.call('LTRIM', KEYS[#KEYS], 0, __RECENT_LAST__)
 
 local function keep(key, item, delta)
   if delta > 0 then
@@ -166,6 +170,7 @@ if level > highest then
 end
 return 1
 """
+_APPLY = _APPLY_SCRIPT.replace("__RECENT_LAST__", str(RECENT_KEPT - 1))
 
 # One round trip for a page: its size, its rows, and how many members have more points than the first row.
 _PAGE = """
@@ -227,6 +232,11 @@ def _text(value: bytes | str) -> str:
 def page_key(board: str, window: Window, period: str, limit: int) -> str:
     """Return the Redis key of a board's first page, rendered at one size."""
     return f"{KEY_PREFIX}:page:{board}:{window.value}:{period}:{limit}"
+
+
+def recent_key(user_id: str) -> str:
+    """Return the Redis key of a learner's newest ledger entries, rendered, newest first."""
+    return f"{KEY_PREFIX}:recent:{user_id}"
 
 
 def version_key(board: str, window: Window, period: str) -> str:
@@ -411,7 +421,7 @@ class RedisBoards:
                 ]
             calls.append(
                 (
-                    [*head, *(counter_key(logical) for logical in counter_keys)],
+                    [*head, *(counter_key(logical) for logical in counter_keys), recent_key(entry.user_id)],
                     [
                         APPLIED_MARKER_TTL_SECONDS,
                         entry.user_id,
@@ -429,6 +439,7 @@ class RedisBoards:
                         len(operations),
                         *expiries,
                         *encoded,
+                        render_entry(entry),
                     ],
                 )
             )
@@ -526,6 +537,16 @@ class RedisBoards:
                     pipeline.set(page_key(board, window, period, limit), marked, ex=PAGE_TTL_SECONDS)
             pipeline.execute()
         return rendered
+
+    def recent_points(self, user_id: str) -> tuple[int, int, list[bytes]]:
+        """Return a learner's balance, entry count and newest entries rendered (one pipelined round trip)."""
+        with self.connection.pipeline(transaction=False) as pipeline:
+            pipeline.zscore(board_key(GLOBAL_BOARD, Window.ALL, "all"), user_id)
+            pipeline.hget(ENTRIES_KEY, user_id)
+            pipeline.lrange(recent_key(user_id), 0, -1)
+            score, count, recent = pipeline.execute()
+        points = decode_points(float(score)) if score is not None else 0
+        return points, int(count or 0), [item.encode() if isinstance(item, str) else item for item in recent]
 
     def balance(self, user_id: str) -> tuple[int, int]:
         """Return a learner's kept balance and how many ledger entries made it (one round trip)."""

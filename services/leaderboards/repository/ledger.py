@@ -100,7 +100,9 @@ class LedgerRepository(Repository):
         """Return a page of a user's entries, newest first."""
         cursor = (
             self.documents.find({"user_id": user_id})
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            # The newest write first and, within a write, its last entry first: the order they reached the
+            # boards in, as the learner's newest entries kept in Redis list them.
+            .sort([("created_at", DESCENDING), ("position", DESCENDING), ("_id", DESCENDING)])
             .skip(offset)
             .limit(limit)
         )

@@ -33,7 +33,7 @@ from services.leaderboards.domain.counters import (
     evidence_for,
     evidence_list,
 )
-from services.leaderboards.domain.ledger import UserPoints
+from services.leaderboards.domain.ledger import UserPoints, render_points
 from services.leaderboards.domain.rules import local_day
 from services.leaderboards.usecases.context import Context, Scoring
 from shared.contracts.auth import Principal, Role
@@ -143,6 +143,21 @@ def user_points(user_id: str, *, actor: Principal, limit: int, offset: int, cont
     entries = context.ledger.page_for(user_id, limit=limit, offset=offset)
     levels = context.scoring.levels
     return UserPoints(user_id, total, count, entries, levels.level_of(total), levels.next_threshold(total))
+
+
+def rendered_user_points(user_id: str, *, actor: Principal, limit: int, offset: int, context: Context) -> bytes | None:
+    """Return `user_points` as JSON from the learner's newest entries kept rendered, or None past them.
+
+    One Redis round trip and no database: the common read (the first page) of a learner's ledger.
+    """
+    _check_may_read(user_id, actor, context)
+    total, count, recent = context.boards.recent_points(user_id)
+    end = min(offset + limit, count)
+    if end > len(recent):
+        return None
+    levels = context.scoring.levels
+    points = UserPoints(user_id, total, count, [], levels.level_of(total), levels.next_threshold(total))
+    return render_points(points, recent[offset:end])
 
 
 @dataclass(frozen=True)
