@@ -17,6 +17,25 @@ class _Payload(Schema):
         unknown = EXCLUDE
 
 
+class _RulePoints(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    rule = fields.String(required=True)
+    points = fields.Integer(required=True, strict=True)
+
+
+def _rule_points() -> fields.List:
+    """A challenge's own points for some rules, carried by the events of its work: `[{rule, points}]`.
+
+    A list, not an object keyed by rule: rule names hold dots, which MongoDB field names (and so the
+    outbox, which stores events in their documents) cannot. The challenges service accepts only
+    `CHALLENGE_RULES`, 0 to `MAX_CHALLENGE_RULE_POINTS`; a consumer reads the names it knows and keeps
+    the values to that range (a tolerant reader: a rule added later does not make an event unreadable).
+    """
+    return fields.List(fields.Nested(_RulePoints), load_default=list)
+
+
 class ResourceSharedData(_Payload):
     """`resource.shared`: a learner shared a new resource (a new canonical URL)."""
 
@@ -28,6 +47,7 @@ class ResourceSharedData(_Payload):
     tags = fields.List(fields.String(), load_default=list)
     cohorts = fields.List(fields.String(), load_default=list)
     challenge_id = fields.String(load_default=None, allow_none=True)
+    rule_points = _rule_points()
 
 
 def _id(**kwargs: Any) -> fields.String:
@@ -48,6 +68,8 @@ class _Audience(_Payload):
     tags = _names()
     cohorts = _names()
     challenge_id = fields.String(load_default=None, allow_none=True)
+    # The challenge's own points for rules of the work it names (empty: the rules' points).
+    rule_points = _rule_points()
 
 
 class _Criterion(_Payload):
@@ -69,6 +91,7 @@ class ChallengeData(_Payload):
     kind = fields.String(required=True, validate=validate.OneOf(values(ChallengeKind)))
     title = fields.String(required=True)
     points = fields.Integer(required=True, strict=True)
+    rule_points = _rule_points()
     tags = _names()
     cohorts = _names()
     rubric = fields.List(fields.Nested(_Criterion), load_default=list)
@@ -243,6 +266,7 @@ class TargetGradedData(_Payload):
     overridden = fields.Boolean(load_default=False)
     # Since peer review grades: the challenge's points, where the author's points land, and the reviews.
     points = fields.Integer(load_default=None, allow_none=True, strict=True)
+    rule_points = _rule_points()
     cohorts = _names()
     tags = _names()
     aggregator = fields.String(load_default=None, allow_none=True)

@@ -163,8 +163,9 @@ def rounded(value: float) -> int:
 def a_submission_reviewed_graded_and_rated(stack: Stack) -> dict[str, list[Expected]]:
     """Have two peers review a learner's work through the APIs, and the author rate them; return what each earns.
 
-    A challenge of 50 points with two reviewers: the author is of cohort A, one reviewer of B (outside the
-    author's cohorts), one of A. The author rates the first review very helpful and the second not.
+    A challenge of 50 points with two reviewers, which sets its own points for a helpful review (7, not the
+    rule's 5): the author is of cohort A, one reviewer of B (outside the author's cohorts), one of A. The
+    author rates the first review very helpful and the second not.
     """
     tag = unique("photosynthesis")
     cohort_a, cohort_b = unique("ka"), unique("kb")
@@ -175,6 +176,7 @@ def a_submission_reviewed_graded_and_rated(stack: Stack) -> dict[str, list[Expec
         tags=[tag],
         rubric=RUBRIC,
         points=50,
+        rule_points={"review.helpful": 7},
         review={"reviewers_per_submission": 2, "due_hours": 48, "blind": True},
     )
     author = Learner(unique("author"), cohort_a)
@@ -222,7 +224,7 @@ def a_submission_reviewed_graded_and_rated(stack: Stack) -> dict[str, list[Expec
         outsider.user_id: [
             Expected("review.submitted", 12, of_b),  # 10, x1.2 outside the author's cohorts
             Expected("review.accurate", rounded(5 * accuracy[outsider.user_id]), of_b),
-            Expected("review.helpful", 5, of_b),
+            Expected("review.helpful", 7, of_b),  # the challenge's own points, carried by its events
         ],
         insider.user_id: [
             Expected("review.submitted", 10, of_a),

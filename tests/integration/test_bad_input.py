@@ -82,6 +82,22 @@ ENDPOINTS = (
             "points as fraction": ({"points": 2.5}, 422, {"points"}),
             "points as boolean": ({"points": True}, 422, {"points"}),
             "negative points": ({"points": -1}, 422, {"points"}),
+            "points of a rule a challenge cannot set": (
+                {"rule_points": {"review.nonsense": 5}},
+                422,
+                {"rule_points.review.nonsense.key"},
+            ),
+            "too many points for a rule": (
+                {"rule_points": {"review.submitted": 101}},
+                422,
+                {"rule_points.review.submitted.value"},
+            ),
+            "rule points as text": (
+                {"rule_points": {"review.submitted": "5"}},
+                422,
+                {"rule_points.review.submitted.value"},
+            ),
+            "rule points not an object": ({"rule_points": [5]}, 422, {"rule_points"}),
             "unknown kind": ({"kind": "quiz"}, 422, {"kind"}),
             "tags not a list": ({"tags": "biology"}, 422, {"tags"}),
             "injected tag": ({"tags": [{"$ne": None}]}, 422, {"tags.0"}),

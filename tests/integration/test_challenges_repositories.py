@@ -90,6 +90,13 @@ def an_event(event_type: EventType = EventType.RESOURCE_SHARED) -> Event:
 # Challenges
 
 
+def test_a_challenges_own_points_for_rules_are_stored_and_read_back(storage: Storage) -> None:
+    # Rule names hold dots, which MongoDB field names cannot: the store keeps them as values.
+    challenge = make_challenge(rule_points={"review.submitted": 15, "resource.shared": 0})
+    storage.challenges.add(challenge)
+    assert storage.challenges.get(challenge.id) == challenge
+
+
 def test_a_challenge_saves_only_over_the_version_it_was_read_at(storage: Storage) -> None:
     challenge = make_challenge(status=ChallengeStatus.DRAFT, published_at=None)
     storage.challenges.add(challenge)

@@ -309,6 +309,22 @@ def test_publishing_announces_the_rules_consumers_need_stamped_with_the_request(
     assert (data["starts_at"], data["ends_at"], data["closed_at"]) == (draft.starts_at, draft.ends_at, None)
 
 
+def test_a_challenges_own_points_for_rules_are_kept_announced_and_fixed_once_published(world: FakeWorld) -> None:
+    created = usecases.create_challenge(
+        {**FIELDS, "rule_points": {"review.submitted": 15}}, actor=OWNER, context=world.context()
+    )
+    assert _get(world, created.id).rule_points == {"review.submitted": 15}
+    usecases.publish_challenge(created.id, actor=OWNER, context=world.context())
+    (data,) = _payloads(world, "challenge.published")
+    # A list in events (and documents): rule names hold dots, which MongoDB field names cannot.
+    assert data["rule_points"] == [{"rule": "review.submitted", "points": 15}]
+    with pytest.raises(InvalidState):
+        usecases.edit_challenge(
+            created.id, {"rule_points": {"review.submitted": 30}}, actor=OWNER, context=world.context()
+        )
+    assert _get(world, created.id).rule_points == {"review.submitted": 15}
+
+
 def test_a_challenge_is_published_once(world: FakeWorld) -> None:
     draft = _draft(world)
     usecases.publish_challenge(draft.id, actor=OWNER, context=world.context())

@@ -689,3 +689,40 @@ def test_events_worked_out_again_later_get_the_same_keys_and_points() -> None:
         (entry.key, entry.points, entry.reason) for entry in first
     ]
     assert {entry.created_at for entry in again} == {NOW + timedelta(days=3)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A challenge's own points, carried in its events
+
+
+def test_a_challenges_own_points_for_a_rule_replace_the_rules_with_its_multipliers_still_applied() -> None:
+    work = Worker()
+    on_time = only(work(reviewed("rita", challenge_id="c1", rule_points=[{"rule": "review.submitted", "points": 20}])))
+    late = only(
+        work(reviewed("rita", challenge_id="c1", late=True, rule_points=[{"rule": "review.submitted", "points": 20}]))
+    )
+    assert (on_time.points, late.points) == (20, 10)
+    assert "20 points in this challenge" in on_time.reason
+    # Other rules keep their own points; a share of the challenge too.
+    assert only(work(reviewed("rita", rule_points=[{"rule": "review.helpful", "points": 50}]))).points == 10
+    assert (
+        only(work(shared("sam", challenge_id="c1", rule_points=[{"rule": "resource.shared", "points": 8}]))).points == 8
+    )
+
+
+def test_a_challenges_points_for_accuracy_are_scaled_by_each_reviewers_accuracy() -> None:
+    reviews = [review_of("rita", 1.0), review_of("rolf", 0.5)]
+    entries = Worker()(
+        graded("zoe", grade=0.8, reviews=reviews, rule_points=[{"rule": "review.accurate", "points": 10}])
+    )
+    accurate = {entry.user_id: entry.points for entry in entries if entry.rule == "review.accurate"}
+    assert accurate == {"rita": 10, "rolf": 5}
+    # The author's points come from the challenge's own points and grade, which no override touches.
+    assert [entry.points for entry in entries if entry.rule == "submission.graded"] == [32]
+
+
+def test_a_challenges_points_out_of_range_are_kept_to_it_and_unknown_rules_ignored() -> None:
+    work = Worker()
+    assert only(work(reviewed("rita", rule_points=[{"rule": "review.submitted", "points": 10_000}]))).points == 100
+    assert only(work(reviewed("rita", rule_points=[{"rule": "review.submitted", "points": -5}]))).points == 0
+    assert only(work(reviewed("rita", rule_points=[{"rule": "no.such.rule", "points": 50}]))).points == 10

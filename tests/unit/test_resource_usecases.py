@@ -86,6 +86,7 @@ def test_a_shared_resource_is_stored_fresh_at_version_1_and_announced_with_its_c
         "tags": ["astronomy"],
         "cohorts": ["c1"],
         "challenge_id": None,
+        "rule_points": [],
     }
 
 
@@ -185,6 +186,7 @@ def test_an_endorsement_counts_once_per_person_and_is_announced_without_a_count(
         "tags": ["astronomy"],
         "cohorts": ["c2"],
         "challenge_id": None,
+        "rule_points": [],
     }
 
 
@@ -277,6 +279,7 @@ def test_a_flag_is_open_on_the_resource_and_announced(world: FakeWorld) -> None:
         "tags": ["astronomy"],
         "cohorts": ["c2"],
         "challenge_id": None,
+        "rule_points": [],
     }
 
 

@@ -155,6 +155,7 @@ def test_a_proposal_stays_pending_and_is_announced_with_its_change(world: FakeWo
         "tags": ["astronomy"],
         "cohorts": ["c2"],
         "challenge_id": None,
+        "rule_points": [],
         # Peer review shows verifiers the change without calling back.
         "changes": {"summary": {"old": OLD_SUMMARY, "new": NEW_SUMMARY}},
         "note": "IAU 2006",
@@ -259,6 +260,7 @@ def test_the_owner_accepting_makes_the_revision_current_and_verified_now(world: 
         "tags": ["astronomy"],
         "cohorts": ["c2"],
         "challenge_id": None,
+        "rule_points": [],
         "changes": {},
         "note": "",
         "sources": [],

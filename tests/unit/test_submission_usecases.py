@@ -166,6 +166,7 @@ def test_a_submission_is_stored_as_version_one_and_announced_with_what_peer_revi
         "ends_at": challenge.ends_at,
         "points": 100,
         "challenge_cohorts": ["7a"],
+        "rule_points": [],
     }
 
 

@@ -40,7 +40,7 @@ class ReviewSettings:
 
 
 # Fields learners rely on once a challenge is published: changing them would change the rules mid-game.
-LOCKED_WHEN_PUBLISHED = frozenset({"kind", "cohorts", "points", "rubric", "review", "prerequisites"})
+LOCKED_WHEN_PUBLISHED = frozenset({"kind", "cohorts", "points", "rule_points", "rubric", "review", "prerequisites"})
 EDITABLE_FIELDS = frozenset({"title", "description", "tags", "starts_at", "ends_at"} | LOCKED_WHEN_PUBLISHED)
 MAX_PREREQUISITES = 10
 
@@ -59,6 +59,9 @@ class Challenge:
     tags: tuple[str, ...] = ()
     cohorts: tuple[str, ...] = ()
     points: int = 100
+    # The challenge's own points for some rules of the leaderboards (shared.contracts.vocabulary.CHALLENGE_RULES),
+    # carried by the events of its work; a rule not named keeps its points.
+    rule_points: dict[str, int] = field(default_factory=dict)
     rubric: tuple[Criterion, ...] = ()
     starts_at: datetime | None = None
     ends_at: datetime | None = None

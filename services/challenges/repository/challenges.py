@@ -20,6 +20,7 @@ from services.challenges.domain.challenges import (
     ReviewSettings,
 )
 from shared.contracts.events import Event
+from shared.contracts.vocabulary import rule_points_list, rule_points_map
 from shared.store import PUBLIC_PROJECTION, Repository, find_page
 
 CHALLENGES = "challenges"
@@ -52,6 +53,7 @@ def _document(challenge: Challenge) -> dict[str, Any]:
     document["cohorts"] = list(challenge.cohorts)
     document["prerequisites"] = list(challenge.prerequisites)
     document["rubric"] = [asdict(criterion) for criterion in challenge.rubric]
+    document["rule_points"] = rule_points_list(challenge.rule_points)
     document["_ends_sort"] = challenge.ends_at or _NO_END
     return document
 
@@ -68,6 +70,7 @@ def _challenge(document: dict[str, Any]) -> Challenge:
         tags=tuple(document.get("tags", ())),
         cohorts=tuple(document.get("cohorts", ())),
         points=document["points"],
+        rule_points=rule_points_map(document.get("rule_points")),
         rubric=tuple(Criterion(**criterion) for criterion in document.get("rubric", ())),
         starts_at=document.get("starts_at"),
         ends_at=document.get("ends_at"),

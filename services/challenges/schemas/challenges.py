@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.challenges.domain.challenges import MAX_PREREQUISITES, ChallengeKind, ChallengeSort, ChallengeStatus
+from shared.contracts.vocabulary import CHALLENGE_RULES, MAX_CHALLENGE_RULE_POINTS
 from shared.schemas import Name, ObjectId, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
 
 MAX_TAGS = 20
@@ -46,6 +47,18 @@ class ChallengeCreateSchema(StrictSchema):
         metadata={"description": "Cohorts that may take part; empty means everyone", "example": ["7b"]},
     )
     points = fields.Integer(strict=True, load_default=100, validate=validate.Range(min=0, max=10_000))
+    rule_points = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(CHALLENGE_RULES)),
+        values=fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_CHALLENGE_RULE_POINTS)),
+        load_default=dict,
+        metadata={
+            "description": "This challenge's own points for some rules of the leaderboards "
+            f"({', '.join(CHALLENGE_RULES)}; 0-{MAX_CHALLENGE_RULE_POINTS} each), awarded instead of the "
+            "rule's points for the work done in it (the rule's multipliers and caps still apply); "
+            "a rule not named keeps its points (GET /rules)",
+            "example": {"review.submitted": 15},
+        },
+    )
     rubric = fields.List(fields.Nested(CriterionSchema), load_default=list, validate=validate.Length(max=MAX_RUBRIC))
     starts_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={"example": "2026-12-01T08:00:00Z"})
     ends_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={"example": "2026-12-15T17:00:00Z"})
@@ -103,6 +116,7 @@ class ChallengeSchema(StrictSchema):
     tags = fields.List(fields.String())
     cohorts = fields.List(fields.String())
     points = fields.Integer()
+    rule_points = fields.Dict(keys=fields.String(), values=fields.Integer())
     rubric = fields.List(fields.Nested(CriterionSchema))
     starts_at = fields.AwareDateTime(allow_none=True)
     ends_at = fields.AwareDateTime(allow_none=True)
@@ -164,6 +178,7 @@ CREATE_EXAMPLE = {
     "tags": ["biology"],
     "cohorts": ["7b"],
     "points": 50,
+    "rule_points": {"review.submitted": 15},
     "rubric": [{"criterion": "Accuracy", "max_score": 5, "description": "The facts are right"}],
     "starts_at": "2026-12-01T08:00:00Z",
     "ends_at": "2026-12-15T17:00:00Z",

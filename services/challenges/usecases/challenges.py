@@ -22,6 +22,7 @@ from services.challenges.domain.errors import Forbidden, InvalidField, InvalidSt
 from services.challenges.usecases.context import Context
 from shared.contracts.auth import Principal
 from shared.contracts.events import Event, EventType
+from shared.contracts.vocabulary import rule_points_list
 from shared.ids import new_id
 
 CLOSE_BATCH = 100
@@ -39,6 +40,7 @@ def challenge_payload(challenge: Challenge) -> dict[str, Any]:
         "kind": challenge.kind.value,
         "title": challenge.title,
         "points": challenge.points,
+        "rule_points": rule_points_list(challenge.rule_points),
         "tags": list(challenge.tags),
         "cohorts": list(challenge.cohorts),
         "rubric": [{"criterion": c.criterion, "max_score": c.max_score} for c in challenge.rubric],

@@ -14,6 +14,7 @@ from services.challenges.usecases.challenges import get_challenge
 from services.challenges.usecases.context import Context
 from shared.contracts.auth import Principal
 from shared.contracts.events import EventType
+from shared.contracts.vocabulary import rule_points_list
 from shared.ids import new_id
 
 # Flags arriving at once make a flag's conditional write miss (it pins the flags it read); it then reads again.
@@ -25,8 +26,10 @@ def share_resource(fields: dict[str, Any], *, actor: Principal, context: Context
     canonical_url = canonicalize_url(fields["url"])
     challenge_id = fields.get("challenge_id")
     now = context.clock()
+    rule_points: list[dict[str, Any]] = []
     if challenge_id is not None:
         challenge = get_challenge(challenge_id, actor=actor, context=context)
+        rule_points = rule_points_list(challenge.rule_points)
         check_accepting(challenge, now)
         if not actor.is_staff:
             # Sharing to a challenge is taking part in it: its prerequisites apply as to submitting.
@@ -62,6 +65,7 @@ def share_resource(fields: dict[str, Any], *, actor: Principal, context: Context
             "tags": list(resource.tags),
             "cohorts": list(resource.cohorts),
             "challenge_id": resource.challenge_id,
+            "rule_points": rule_points,
         },
         now,
     )

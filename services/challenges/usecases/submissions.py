@@ -25,7 +25,7 @@ from services.challenges.usecases.context import Context
 from shared.clock import to_milliseconds
 from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event, EventType
-from shared.contracts.vocabulary import TargetKind
+from shared.contracts.vocabulary import TargetKind, rule_points_list
 from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
@@ -52,6 +52,7 @@ def submission_payload(submission: Submission, challenge: Challenge, cohorts: tu
         "rubric": [{"criterion": c.criterion, "max_score": c.max_score} for c in challenge.rubric],
         "ends_at": challenge.ends_at.isoformat() if challenge.ends_at else None,
         "points": challenge.points,
+        "rule_points": rule_points_list(challenge.rule_points),
         "challenge_cohorts": list(challenge.cohorts),
     }
 

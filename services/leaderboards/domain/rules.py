@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from services.leaderboards.domain.boards import boards_for
 from services.leaderboards.domain.ledger import Category, LedgerEntry, ledger_key, reversal_of
+from shared.contracts.vocabulary import MAX_CHALLENGE_RULE_POINTS, rule_points_map
 
 MAX_REASON = 200
 
@@ -359,13 +360,18 @@ def _award(
 def _points(rule: Rule, item: Mapping[str, Any]) -> tuple[int, list[str], list[str]]:
     """Return the award before caps, the notes of the adjustments that applied, and their fields."""
     base: float = rule.points
+    notes: list[str] = []
+    # A challenge's own points for this rule, carried in its events (`rule_points`), replace the rule's.
+    override = rule_points_map(item.get("rule_points")).get(rule.name)
+    if rule.points_from is None and isinstance(override, int) and not isinstance(override, bool):
+        base = max(0, min(override, MAX_CHALLENGE_RULE_POINTS))
+        notes.append(f"{base:g} points in this challenge")
     if rule.points_from is not None:
         value = item.get(rule.points_from)
         base = value if isinstance(value, int | float) and not isinstance(value, bool) else 0
     if rule.scale is not None:
         factor = item.get(rule.scale)
         base *= factor if isinstance(factor, int | float) and not isinstance(factor, bool) else 0
-    notes: list[str] = []
     applied: list[str] = []
     for adjustment in rule.adjustments:
         if item.get(adjustment.field) == adjustment.equals:

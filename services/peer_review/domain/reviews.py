@@ -93,6 +93,8 @@ class Target:
     author_cohorts: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     points: int = 0
+    # The challenge's own points for rules of the leaderboards, repeated on the events of its reviews.
+    rule_points: tuple[tuple[str, int], ...] = ()
     status: TargetStatus = TargetStatus.OPEN
     # The submission version last submitted (or the revision's base version).
     version: int = 1

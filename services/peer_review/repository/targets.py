@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from services.peer_review.domain.consensus import Criterion
 from services.peer_review.domain.reviews import Grade, ReviewRules, Target, TargetStatus, target_key
 from shared.contracts.events import Event
-from shared.contracts.vocabulary import TargetKind
+from shared.contracts.vocabulary import TargetKind, rule_points_list, rule_points_map
 from shared.store import PUBLIC_PROJECTION, Repository
 
 TARGETS = "targets"
@@ -64,6 +64,7 @@ def _document(target: Target) -> dict[str, Any]:
         "author_cohorts": list(target.author_cohorts),
         "tags": list(target.tags),
         "points": target.points,
+        "rule_points": rule_points_list(dict(target.rule_points)),
         "rules": {
             "reviewers": rules.reviewers,
             "due_hours": rules.due_hours,
@@ -98,6 +99,7 @@ def _target(document: dict[str, Any]) -> Target:
         author_cohorts=tuple(document.get("author_cohorts", ())),
         tags=tuple(document.get("tags", ())),
         points=document.get("points", 0),
+        rule_points=tuple(sorted(rule_points_map(document.get("rule_points")).items())),
         status=TargetStatus(document["status"]),
         version=document.get("version", 1),
         grade=_grade(document.get("grade")),

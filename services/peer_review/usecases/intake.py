@@ -24,7 +24,7 @@ from services.peer_review.usecases import assignments, reviews
 from services.peer_review.usecases.context import Context
 from shared.consumer import Received
 from shared.contracts.events import Event, EventType
-from shared.contracts.vocabulary import TargetKind
+from shared.contracts.vocabulary import TargetKind, rule_points_map
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +75,7 @@ def _submitted(event: Event, data: Mapping[str, Any], context: Context) -> None:
         author_cohorts=tuple(data.get("cohorts") or ()),
         tags=tuple(data.get("tags") or ()),
         points=data.get("points") or 0,
+        rule_points=tuple(sorted(rule_points_map(data.get("rule_points")).items())),
         version=data["version"],
     )
     if not context.targets.add(target):

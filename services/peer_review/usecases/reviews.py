@@ -33,7 +33,7 @@ from services.peer_review.usecases import assignments
 from services.peer_review.usecases.context import Context
 from shared.contracts.auth import Principal, Role
 from shared.contracts.events import Event, EventType
-from shared.contracts.vocabulary import TargetKind, Verdict
+from shared.contracts.vocabulary import TargetKind, Verdict, rule_points_list
 from shared.domain import Forbidden, InvalidField, InvalidState, NotFound
 from shared.faults import crash_point
 from shared.ids import new_id
@@ -76,6 +76,7 @@ def _review_event(event_type: EventType, review: Review, target: Target, context
         "challenge_id": review.challenge_id,
         "tags": list(target.tags),
         "cohorts": sorted(reviewer_cohorts),
+        "rule_points": rule_points_list(dict(target.rule_points)),
         **extra,
     }
     return context.event(event_type, None, data, context.clock())
@@ -244,6 +245,7 @@ def _graded_event(target: Target, reviews: Sequence[Review], accuracy: Mapping[s
         "review_count": len(reviews),
         "overridden": target.grade.overridden_by is not None,
         "points": target.points,
+        "rule_points": rule_points_list(dict(target.rule_points)),
         "cohorts": list(target.author_cohorts),
         "tags": list(target.tags),
         "aggregator": target.grade.aggregator,
