@@ -33,6 +33,8 @@ from devstack.topology import SERVICES, ServiceSpec
 
 HOST = "127.0.0.1"
 RUN_DIR = REPO_ROOT / ".cache" / "run"
+# Where make run keeps Redis's and FerretDB's data, if not RUN_DIR.
+RUN_DIR_VARIABLE = "CONNECTIVE_RUN_DIR"
 REDIS_PORT = 6379
 MONGO_PORT = 27017
 DEV_JWT_SECRET = "connective-development-secret-change-me"  # noqa: S105 - a published default, announced at start
@@ -272,8 +274,13 @@ def _preferred_port(preferred: int) -> tuple[int, str]:
     return port, f"port {port} ({preferred} is in use)"
 
 
-def start_backends(environ: Mapping[str, str], *, run_dir: Path = RUN_DIR, out: TextIO | None = None) -> Backends:
-    """Use REDIS_URL/MONGO_URL if set, else start Redis and FerretDB, falling back to mongomock."""
+def start_backends(environ: Mapping[str, str], *, run_dir: Path | None = None, out: TextIO | None = None) -> Backends:
+    """Use REDIS_URL/MONGO_URL if set, else start Redis and FerretDB, falling back to mongomock.
+
+    Their data goes under `run_dir`, else $CONNECTIVE_RUN_DIR, else .cache/run.
+    """
+    if run_dir is None:
+        run_dir = Path(environ.get(RUN_DIR_VARIABLE, "").strip() or RUN_DIR)
     backends = Backends(redis_url="", mongo_url="", inline_worker=False)
     try:
         redis_url = environ.get("REDIS_URL", "").strip()
@@ -285,7 +292,7 @@ def start_backends(environ: Mapping[str, str], *, run_dir: Path = RUN_DIR, out: 
             redis_server.start()
             backends.servers.append(redis_server)
             redis_url = redis_server.url
-            say(f"Redis: started redis-server on {note}, data in {redis_server.directory}", out)
+            say(f"Redis: started {redis_server.binary} on {note}, data in {redis_server.directory}", out)
         backends.redis_url = redis_url
 
         mongo_url = environ.get("MONGO_URL", "").strip()
