@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol, TextIO
 
+from devstack.gateway import LOCAL_GATEWAY_PORT, find_nginx, local_gateway_config, nginx_command
 from devstack.processes import REPO_ROOT, ManagedProcess, ProcessExitedError
 from devstack.servers import (
     FERRETDB_VERSION,
@@ -35,6 +36,8 @@ HOST = "127.0.0.1"
 RUN_DIR = REPO_ROOT / ".cache" / "run"
 # Where make run keeps Redis's and FerretDB's data, if not RUN_DIR.
 RUN_DIR_VARIABLE = "CONNECTIVE_RUN_DIR"
+# The port make run's gateway (nginx, where installed) listens on, if not 8080 as under compose.
+GATEWAY_PORT_VARIABLE = "GATEWAY_PORT"
 REDIS_PORT = 6379
 MONGO_PORT = 27017
 DEV_JWT_SECRET = "connective-development-secret-change-me"  # noqa: S105 - a published default, announced at start
@@ -274,13 +277,18 @@ def _preferred_port(preferred: int) -> tuple[int, str]:
     return port, f"port {port} ({preferred} is in use)"
 
 
+def run_directory(environ: Mapping[str, str]) -> Path:
+    """Return where make run keeps its servers' data and the gateway's config: $CONNECTIVE_RUN_DIR or .cache/run."""
+    return Path(environ.get(RUN_DIR_VARIABLE, "").strip() or RUN_DIR)
+
+
 def start_backends(environ: Mapping[str, str], *, run_dir: Path | None = None, out: TextIO | None = None) -> Backends:
     """Use REDIS_URL/MONGO_URL if set, else start Redis and FerretDB, falling back to mongomock.
 
     Their data goes under `run_dir`, else $CONNECTIVE_RUN_DIR, else .cache/run.
     """
     if run_dir is None:
-        run_dir = Path(environ.get(RUN_DIR_VARIABLE, "").strip() or RUN_DIR)
+        run_dir = run_directory(environ)
     backends = Backends(redis_url="", mongo_url="", inline_worker=False)
     try:
         redis_url = environ.get("REDIS_URL", "").strip()
@@ -331,7 +339,26 @@ def start_backends(environ: Mapping[str, str], *, run_dir: Path | None = None, o
         raise
 
 
-def print_summary(env: Mapping[str, str], backends: Backends, out: TextIO | None = None) -> None:
+def gateway_process(
+    environ: Mapping[str, str], env: Mapping[str, str], run_dir: Path, out: TextIO | None = None
+) -> tuple[ProcessSpec | None, str | None]:
+    """Return the gateway (compose's nginx config on the local APIs) and its URL, or nothing without nginx."""
+    nginx = find_nginx()
+    if nginx is None:
+        say("Gateway: nginx is not installed, so there is none; each service answers on its own port", out)
+        return None, None
+    wanted = environ.get(GATEWAY_PORT_VARIABLE, "").strip()
+    port, note = (int(wanted), f"port {wanted}") if wanted else _preferred_port(LOCAL_GATEWAY_PORT)
+    upstreams = {spec.name: int(env[spec.port_variable]) for spec in SERVICES}
+    wrapper = local_gateway_config(run_dir / "gateway", port, upstreams)
+    say(f"Gateway: nginx ({nginx}) on {note}, with deploy/nginx/gateway.conf as compose runs it", out)
+    url = f"http://{HOST}:{port}"
+    return ProcessSpec("gateway", nginx_command(nginx, wrapper), health_url=f"{url}/healthz"), url
+
+
+def print_summary(
+    env: Mapping[str, str], backends: Backends, out: TextIO | None = None, gateway_url: str | None = None
+) -> None:
     """Print where each service, its docs and the backends are."""
     stream = out or sys.stdout
     rows = [("service", "URL", "docs")]
@@ -343,6 +370,8 @@ def print_summary(env: Mapping[str, str], backends: Backends, out: TextIO | None
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         print(("  " + "  ".join(cells)).rstrip(), file=stream)
+    if gateway_url:
+        print(f"\n  Gateway  {gateway_url}  (every public path of every service, one origin)", file=stream)
     print(f"\n  Redis    {backends.redis_url}", file=stream)
     mongo_note = "  (in-process, lost on exit)" if backends.mongo_url == MONGOMOCK_URL else ""
     print(f"  MongoDB  {backends.mongo_url}{mongo_note}", file=stream)
@@ -373,7 +402,8 @@ def run(environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> 
         shutdown.install()
     backends: Backends | None = None
     try:
-        backends = start_backends(environ, out=out)
+        run_dir = run_directory(environ)
+        backends = start_backends(environ, run_dir=run_dir, out=out)
         env = build_environment(
             environ,
             redis_url=backends.redis_url,
@@ -387,11 +417,13 @@ def run(environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> 
             say(f"error: something already listens on {', '.join(busy)}; stop it or choose other ports", out)
             return 1
         ready_backends = backends
+        gateway, gateway_url = gateway_process(environ, env, run_dir, out)
+        processes = stack_processes(env, inline_worker=backends.inline_worker)
         return run_stack(
             env,
-            stack_processes(env, inline_worker=backends.inline_worker),
+            [*processes, gateway] if gateway else processes,
             watched=backends.servers,
-            on_ready=lambda _processes: print_summary(env, ready_backends, out),
+            on_ready=lambda _processes: print_summary(env, ready_backends, out, gateway_url),
             shutdown=shutdown,
             out=out,
         )

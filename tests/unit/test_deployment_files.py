@@ -8,7 +8,6 @@ import json
 import os
 import re
 import runpy
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ruamel.yaml import YAML
 
+from devstack.gateway import LISTEN, find_nginx, local_gateway_config, nginx_command
 from devstack.topology import GATEWAY_PORT, GATEWAY_ROUTES, SERVICES, ServiceSpec, service
 from services.challenges.settings import load_freshness_policy
 from services.leaderboards.settings import load_scoring
@@ -69,8 +69,6 @@ ROUTED_LOCATION = re.compile(r"location\s+~\s+\^/\(([^)]*)\)\(\?:/\|\$\)\s*\{([^
 UPSTREAM_BLOCK = re.compile(r"upstream\s+(\w+)\s*\{([^}]*)\}")
 UPSTREAM_SERVER = re.compile(r"^\s*server\s+([\w.-]+):(\d+)\s*;", re.MULTILINE)
 PROXY_PASS = re.compile(r"proxy_pass\s+http://(\w+)\s*;")
-LISTEN = re.compile(r"^\s*listen\s+(\d+)\s*;", re.MULTILINE)
-ACCESS_LOG = re.compile(r"access_log\s+/var/log/nginx/access\.log")
 
 
 def api_name(spec: ServiceSpec) -> str:
@@ -531,9 +529,7 @@ def test_docker_context_leaves_out_local_state_but_keeps_the_sources() -> None:
 
 # --- nginx itself (skipped where nginx is not installed: apt-get install nginx) ------------------
 
-NGINX = shutil.which("nginx") or next(
-    (str(path) for path in (Path("/usr/sbin/nginx"), Path("/usr/local/sbin/nginx")) if path.is_file()), None
-)
+NGINX = find_nginx()
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
 
 
@@ -542,39 +538,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def local_gateway_config(directory: Path, listen_port: int, upstream_ports: dict[str, int]) -> Path:
-    """Write gateway.conf wrapped in a whole nginx.conf that runs unprivileged against local upstreams."""
-    conf = GATEWAY_CONF.read_text()
-    for spec in SERVICES:
-        conf, count = re.subn(
-            rf"server\s+{re.escape(api_name(spec))}:{spec.port}\s*;",
-            f"server 127.0.0.1:{upstream_ports[spec.name]};",
-            conf,
-        )
-        assert count == 1, f"no upstream server line for {api_name(spec)}"
-    conf, count = LISTEN.subn(f"    listen 127.0.0.1:{listen_port};", conf)
-    assert count == 1
-    conf = ACCESS_LOG.sub(f"access_log {directory / 'access.log'}", conf)
-    (directory / "gateway.conf").write_text(conf)
-    temp_paths = "\n".join(
-        f"    {kind}_temp_path {directory / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    wrapper = directory / "nginx.conf"
-    wrapper.write_text(
-        f"daemon off;\nmaster_process off;\npid {directory / 'nginx.pid'};\n"
-        f"error_log {directory / 'error.log'} warn;\nevents {{ worker_connections 64; }}\n"
-        f"http {{\n{temp_paths}\n    include {directory / 'gateway.conf'};\n}}\n"
-    )
-    return wrapper
-
-
-def nginx_command(wrapper: Path, *arguments: str) -> list[str]:
-    """Return an nginx command line that touches nothing outside the wrapper's directory."""
-    assert NGINX is not None
-    directory = wrapper.parent
-    return [NGINX, "-p", f"{directory}/", "-e", str(directory / "error.log"), "-c", str(wrapper), *arguments]
 
 
 class EchoUpstream(BaseHTTPRequestHandler):
@@ -622,7 +585,7 @@ def nginx_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     upstream_ports = {spec.name: server.server_address[1] for spec, server in zip(SERVICES, servers, strict=True)}
     listen_port = free_port()
     wrapper = local_gateway_config(tmp_path_factory.mktemp("nginx"), listen_port, upstream_ports)
-    process = subprocess.Popen(nginx_command(wrapper), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(nginx_command(NGINX, wrapper), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -665,8 +628,10 @@ def gateway_get(port: int, path: str, headers: dict[str, str] | None = None) -> 
 
 @needs_nginx
 def test_gateway_config_passes_the_nginx_syntax_check(tmp_path: Path) -> None:
+    assert NGINX is not None
     wrapper = local_gateway_config(tmp_path, free_port(), {spec.name: free_port() for spec in SERVICES})
-    result = subprocess.run(nginx_command(wrapper, "-t"), capture_output=True, text=True, timeout=30, check=False)
+    command = nginx_command(NGINX, wrapper, "-t")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
