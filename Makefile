@@ -23,7 +23,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	$(PYTHON) -m pip install --quiet -e '.[dev,local]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install Connective with its pinned dependencies
