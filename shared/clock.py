@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+from datetime import UTC, datetime, timedelta
+
+# For tests only, like the crash points (shared.faults): a process started with this variable lives that many
+# seconds ahead, so an end-to-end test can send a review after its due time without waiting for it. Never set
+# it in production.
+CLOCK_OFFSET_VARIABLE = "CONNECTIVE_CLOCK_OFFSET_SECONDS"
+_OFFSET = timedelta(seconds=float(os.environ.get(CLOCK_OFFSET_VARIABLE, "").strip() or 0))
 
 
 def to_milliseconds(moment: datetime) -> datetime:
@@ -11,5 +18,5 @@ def to_milliseconds(moment: datetime) -> datetime:
 
 
 def utc_now() -> datetime:
-    """Return now in UTC, cut to milliseconds."""
-    return to_milliseconds(datetime.now(UTC))
+    """Return now in UTC, cut to milliseconds (ahead by CONNECTIVE_CLOCK_OFFSET_SECONDS in a test's process)."""
+    return to_milliseconds(datetime.now(UTC) + _OFFSET)
