@@ -110,7 +110,7 @@ def reviewed(reviewer: str, at: datetime = AN_HOUR_AGO, **data: Any) -> Event:
     )
 
 
-def rated(reviewer: str, helpfulness: int, at: datetime = AN_HOUR_AGO) -> Event:
+def rated(reviewer: str, helpfulness: int, at: datetime = AN_HOUR_AGO, review_id: str | None = None) -> Event:
     return event(
         EventType.REVIEW_RATED,
         at,
@@ -119,7 +119,7 @@ def rated(reviewer: str, helpfulness: int, at: datetime = AN_HOUR_AGO) -> Event:
             "target_kind": "submission",
             "target_id": new_id(),
             "reviewer_id": reviewer,
-            "review_id": new_id(),
+            "review_id": review_id or new_id(),
             "author_id": "zoe",
             "helpfulness": helpfulness,
         },
@@ -494,6 +494,14 @@ def test_a_review_rated_helpful_4_or_5_earns_its_reviewer_5_and_lower_ratings_no
     entries = Worker(cohorts={"rita": ("7a",)})(rated("rita", helpfulness))
     assert points_of(entries) == points
     assert all(entry.boards == ("global", "cohort:7a") for entry in entries)
+
+
+def test_a_review_rated_helpful_twice_earns_once() -> None:
+    # Peer review rates a review once; two racing requests could still announce two ratings of it.
+    work = Worker()
+    first, second = work(rated("rita", 5, review_id="r1"), rated("rita", 4, review_id="r1"))
+    assert (first.points, second.points) == (5, 0)
+    assert "limit of 1" in second.reason
 
 
 @pytest.mark.parametrize(
