@@ -15,7 +15,7 @@ ROLE ?= learner
 COHORTS ?=
 JWT_SECRET ?= connective-development-secret-change-me
 
-.PHONY: help install ferretdb run test test-unit test-integration test-e2e bench lint format token compose-check clean
+.PHONY: help install ferretdb run demo test test-unit test-integration test-e2e bench lint format token compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ lint: $(STAMP) ## Check style, types and the import contracts (ruff, mypy, impor
 format: $(STAMP) ## Format the code and fix what ruff can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+demo: $(STAMP) ## Seed a demo class (30 learners, 3 challenges) into the running stack, then print the boards
+	@JWT_SECRET='$(JWT_SECRET)' $(PYTHON) -m devstack.demo
 
 token: $(STAMP) ## Print a development token: make token USER=alice ROLE=teacher COHORTS=c1
 	@JWT_SECRET='$(JWT_SECRET)' $(PYTHON) -m shared.cli token --user '$(USER)' --role '$(ROLE)' --cohorts '$(COHORTS)'
