@@ -38,6 +38,35 @@ def eventually(probe: Callable[[], T | None], *, timeout: float = 30.0, interval
     raise AssertionError(f"not true within {timeout} s; last result: {last!r}")
 
 
+def log_tails(stack: Stack, names: Sequence[str] = (), lines: int = 40) -> str:
+    """Return the last lines of these processes' logs (every process's, if none is named), to explain a failure."""
+    chosen = [name for name in names if name in stack.processes] if names else list(stack.processes)
+    return "\n".join(f"--- {name} ---\n{stack.processes[name].log_tail(lines)}" for name in chosen)
+
+
+def until(
+    stack: Stack,
+    observe: Callable[[], T],
+    done: Callable[[T], bool],
+    *,
+    timeout: float = 30.0,
+    logs: Sequence[str] = (),
+) -> T:
+    """Return the first observation that is done, failing after `timeout` s with the last one and the logs."""
+    seen: list[T] = []
+
+    def probe() -> bool:
+        seen[:] = [observe()]
+        return done(seen[0])
+
+    try:
+        eventually(probe, timeout=timeout)
+    except AssertionError as error:
+        last = repr(seen[0]) if seen else "nothing"
+        raise AssertionError(f"{error}\nlast observed: {last}\n{log_tails(stack, logs)}") from None
+    return seen[0]
+
+
 @dataclass
 class Stack:
     """The running system: service URLs, the processes, and the environment they share."""

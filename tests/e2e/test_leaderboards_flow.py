@@ -33,7 +33,8 @@ from services.leaderboards.domain.boards import window_periods
 from shared.contracts.events import Event, EventType
 from shared.queues import RESULT_TTL_SECONDS, RETRY_INTERVALS, make_queue
 from shared.registry import service
-from tests.e2e.conftest import Stack, eventually, get_json, ledger_in_mongodb, points_of
+from tests.e2e import conftest
+from tests.e2e.conftest import Stack, get_json, ledger_in_mongodb, points_of
 from tests.e2e.test_peer_review_flow import (
     RUBRIC,
     Learner,
@@ -76,26 +77,13 @@ MOMENT = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 
 
 def log_tails(stack: Stack) -> str:
-    """Return the last lines of the logs that explain a failed wait on the leaderboards."""
-    return "\n".join(
-        f"--- {name} ---\n{stack.processes[name].log_tail(30)}" for name in LOGGED if name in stack.processes
-    )
+    """Return the last lines of the logs that explain a failed wait here."""
+    return conftest.log_tails(stack, LOGGED, 30)
 
 
 def until(stack: Stack, observe: Callable[[], T], done: Callable[[T], bool], *, timeout: float = 30.0) -> T:
-    """Return the first observation that is done, failing after `timeout` s with the last one and the logs."""
-    seen: list[T] = []
-
-    def probe() -> bool:
-        seen[:] = [observe()]
-        return done(seen[0])
-
-    try:
-        eventually(probe, timeout=timeout)
-    except AssertionError as error:
-        last = repr(seen[0]) if seen else "nothing"
-        raise AssertionError(f"{error}\nlast observed: {last}\n{log_tails(stack)}") from None
-    return seen[0]
+    """Return the first observation that is done (see conftest.until), with this module's logs on failure."""
+    return conftest.until(stack, observe, done, timeout=timeout, logs=LOGGED)
 
 
 def reader() -> str:

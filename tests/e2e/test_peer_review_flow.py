@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from services.peer_review.usecases.assignments import ASSIGNMENT_BATCH
-from tests.e2e.conftest import Stack, eventually
+from tests.e2e import conftest
+from tests.e2e.conftest import Stack
 from tests.factories import bearer, challenge_body, resource_body, revision_body, submission_body, unique
 
 pytestmark = pytest.mark.e2e
@@ -53,26 +54,13 @@ def learners_of_two_cohorts(count: int, prefix: str = "learner") -> list[Learner
 
 
 def log_tails(stack: Stack) -> str:
-    """Return the last lines of the workers' and APIs' logs, to explain a failed wait."""
-    return "\n".join(
-        f"--- {name} ---\n{stack.processes[name].log_tail(40)}" for name in LOGGED if name in stack.processes
-    )
+    """Return the last lines of the logs that explain a failed wait here."""
+    return conftest.log_tails(stack, LOGGED, 40)
 
 
 def until(stack: Stack, observe: Callable[[], T], done: Callable[[T], bool], *, timeout: float = 30.0) -> T:
-    """Return the first observation that is done, failing after `timeout` s with the last one and the logs."""
-    seen: list[T] = []
-
-    def probe() -> bool:
-        seen[:] = [observe()]
-        return done(seen[0])
-
-    try:
-        eventually(probe, timeout=timeout)
-    except AssertionError as error:
-        last = repr(seen[0]) if seen else "nothing"
-        raise AssertionError(f"{error}\nlast observed: {last}\n{log_tails(stack)}") from None
-    return seen[0]
+    """Return the first observation that is done (see conftest.until), with this module's logs on failure."""
+    return conftest.until(stack, observe, done, timeout=timeout, logs=LOGGED)
 
 
 def call(method: str, url: str, headers: dict[str, str], expected: int, **kwargs: Any) -> Any:

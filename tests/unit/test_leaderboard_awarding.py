@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,11 +28,12 @@ from shared.domain import Forbidden, InvalidField, InvalidState, NotFound
 from shared.ids import new_id
 from tests.builders import NOW, admin, learner
 from tests.fakes.leaderboards import FakeLeaderboards, default_scoring
+from tests.leaderboard_events import AN_HOUR_AGO, endorsed, reviewed, shared
+from tests.leaderboard_events import graded as graded_event
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ADMIN = admin()
 SERVICE = Principal(user_id="challenges", roles=frozenset({Role.SERVICE}))
-AN_HOUR_AGO = NOW - timedelta(hours=1)
 
 
 def teacher_of(*cohorts: str) -> Principal:
@@ -43,63 +44,8 @@ def teacher_of(*cohorts: str) -> Principal:
 # Events as their producers emit them
 
 
-def event(event_type: EventType, at: datetime, data: Mapping[str, Any]) -> Event:
-    return Event(type=event_type, producer="tests", actor_id=None, data=dict(data), occurred_at=at)
-
-
-def shared(owner: str, at: datetime = AN_HOUR_AGO, *, cohorts: Sequence[str] = (), **data: Any) -> Event:
-    resource_id = data.pop("resource_id", new_id())
-    return event(
-        EventType.RESOURCE_SHARED,
-        at,
-        {
-            "resource_id": resource_id,
-            "owner_id": owner,
-            "url": f"https://example.org/{resource_id}",
-            "canonical_url": f"https://example.org/{resource_id}",
-            "title": "Pluto",
-            "cohorts": list(cohorts),
-            **data,
-        },
-    )
-
-
-def endorsed(owner: str, endorser: str, resource_id: str, at: datetime = AN_HOUR_AGO) -> Event:
-    return event(
-        EventType.RESOURCE_ENDORSED, at, {"resource_id": resource_id, "owner_id": owner, "endorser_id": endorser}
-    )
-
-
-def reviewed(reviewer: str, at: datetime = AN_HOUR_AGO) -> Event:
-    return event(
-        EventType.REVIEW_SUBMITTED,
-        at,
-        {
-            "assignment_id": new_id(),
-            "target_kind": "submission",
-            "target_id": new_id(),
-            "reviewer_id": reviewer,
-            "review_id": new_id(),
-            "author_id": "zoe",
-            "late": False,
-            "outside_cohorts": False,
-        },
-    )
-
-
 def graded(author: str, target_id: str, grade: float, at: datetime = AN_HOUR_AGO, **data: Any) -> Event:
-    return event(
-        EventType.TARGET_GRADED,
-        at,
-        {
-            "target_kind": "submission",
-            "target_id": target_id,
-            "author_id": author,
-            "grade": grade,
-            "points": 40,
-            **data,
-        },
-    )
+    return graded_event(author, grade=grade, target_id=target_id, at=at, **data)
 
 
 # ---------------------------------------------------------------------------------------------------------------

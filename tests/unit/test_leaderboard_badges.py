@@ -6,10 +6,9 @@ recorded, and the `badge.earned` messages on the stream, each checked against it
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,6 +25,7 @@ from shared.domain import Forbidden
 from shared.ids import new_id
 from tests.builders import NOW, admin, learner
 from tests.fakes.leaderboards import FakeLeaderboards, default_scoring
+from tests.leaderboard_events import endorsed, event, reviewed, shared
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ADMIN = admin()
@@ -43,32 +43,6 @@ def moments(count: int, *, per_day: int = 10, start: datetime = START) -> Iterat
 # Events as their producers emit them
 
 
-def event(event_type: EventType, at: datetime, data: Mapping[str, Any]) -> Event:
-    return Event(type=event_type, producer="tests", actor_id=None, data=dict(data), occurred_at=at)
-
-
-def shared(owner: str, at: datetime, cohorts: Sequence[str] = ()) -> Event:
-    resource_id = new_id()
-    return event(
-        EventType.RESOURCE_SHARED,
-        at,
-        {
-            "resource_id": resource_id,
-            "owner_id": owner,
-            "url": f"https://example.org/{resource_id}",
-            "canonical_url": f"https://example.org/{resource_id}",
-            "title": "Pluto",
-            "cohorts": list(cohorts),
-        },
-    )
-
-
-def endorsed(owner: str, endorser: str, resource_id: str, at: datetime) -> Event:
-    return event(
-        EventType.RESOURCE_ENDORSED, at, {"resource_id": resource_id, "owner_id": owner, "endorser_id": endorser}
-    )
-
-
 def accepted(proposer: str, at: datetime, *, flagged_outdated: bool = False) -> Event:
     return event(
         EventType.RESOURCE_REVISION_ACCEPTED,
@@ -82,24 +56,6 @@ def accepted(proposer: str, at: datetime, *, flagged_outdated: bool = False) -> 
             "base_version": 1,
             "flagged_outdated": flagged_outdated,
             "decided_by": "owner",
-        },
-    )
-
-
-def reviewed(reviewer: str, at: datetime, author_cohorts: Sequence[str] = ()) -> Event:
-    return event(
-        EventType.REVIEW_SUBMITTED,
-        at,
-        {
-            "assignment_id": new_id(),
-            "target_kind": "submission",
-            "target_id": new_id(),
-            "reviewer_id": reviewer,
-            "review_id": new_id(),
-            "author_id": "zoe",
-            "late": False,
-            "outside_cohorts": False,
-            "author_cohorts": list(author_cohorts),
         },
     )
 
