@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import http.client
 import importlib
 import json
 import os
 import re
 import runpy
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +24,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
 from ruamel.yaml import YAML
 
 from devstack.gateway import LISTEN, find_nginx, local_gateway_config, nginx_command
@@ -29,9 +37,12 @@ from services.challenges.settings import load_freshness_policy
 from services.leaderboards.settings import load_scoring
 from services.peer_review.settings import load_review_policy
 from shared.faults import CRASH_VARIABLE
+from shared.queues import make_queue
 from shared.registry import SERVICE_NAMES
 from shared.settings import ENVIRONMENT_VARIABLES as SHARED_VARIABLES
 from shared.settings import Settings
+from shared.worker import _worker
+from tests.conftest import SettingsFactory
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
@@ -39,6 +50,9 @@ GATEWAY_CONF = REPOSITORY / "deploy" / "nginx" / "gateway.conf"
 ENV_EXAMPLE = REPOSITORY / ".env.example"
 DOCKERFILE = REPOSITORY / "Dockerfile"
 DOCKERIGNORE = REPOSITORY / ".dockerignore"
+PYPROJECT = REPOSITORY / "pyproject.toml"
+PROMETHEUS_CONFIG = REPOSITORY / "deploy" / "prometheus" / "prometheus.yml"
+RQ_DASHBOARD = REPOSITORY / "deploy" / "rq-dashboard"
 
 # Every setting the services read, as the code declares it (shared.settings and each service's settings); the tests
 # below check that list against what the code really reads, then .env.example and compose against the list.
@@ -55,6 +69,19 @@ NOT_SETTINGS = {
 }
 # Settings whose value is a secret: never given a value in .env.example or a default in compose.
 SECRETS = ("JWT_SECRET",)
+# The `ops` compose profile: tools a plain `docker compose up` leaves out.
+OPS_PROFILE = "ops"
+OPS_SERVICES = ("prometheus", "rq-dashboard")
+# Variables of .env.example that only the ops profile's containers read, never a service: they are no setting.
+OPS_VARIABLES = {
+    "RQ_DASHBOARD_USERNAME": "the RQ dashboard's basic-auth user (rq-dashboard reads it itself)",
+    "RQ_DASHBOARD_PASSWORD": "the RQ dashboard's basic-auth password (rq-dashboard reads it itself)",
+}
+OPS_SECRETS = ("RQ_DASHBOARD_PASSWORD",)
+# Where the dashboard image keeps its scripts (deploy/rq-dashboard/Dockerfile's WORKDIR).
+RQ_DASHBOARD_HOME = "/opt/rq-dashboard"
+# What start.py exits with when it refuses to start (sysexits.h EX_CONFIG).
+EX_CONFIG = 78
 SOURCE_PACKAGES = ("shared", "services")
 # A variable named literally where the code reads it: environ.get("X"), environ["X"], getenv("X"), read.text("X").
 LITERAL_READ = re.compile(r"""(?:environ\.get\(|environ\[|getenv\(|\bread\.\w+\()\s*["']([A-Z][A-Z0-9_]*)["']""")
@@ -64,6 +91,10 @@ COMPOSE_INTERPOLATION = re.compile(r"^\$\{(\w+):-([^}]*)\}$")
 LONGEST_JOB_TIMEOUT_SECONDS = 30
 
 INFRASTRUCTURE = ("mongo", "redis")
+# Paths each API answers itself (health, metrics, its own documentation): the gateway routes none of them.
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+LOOPBACK_PORT = re.compile(r"^127\.0\.0\.1:(\d+):(\d+)$")
+INTERPOLATED = re.compile(r"\$\{(\w+)")
 
 ROUTED_LOCATION = re.compile(r"location\s+~\s+\^/\(([^)]*)\)\(\?:/\|\$\)\s*\{([^}]*)\}")
 UPSTREAM_BLOCK = re.compile(r"upstream\s+(\w+)\s*\{([^}]*)\}")
@@ -84,6 +115,34 @@ def worker_name(spec: ServiceSpec) -> str:
 def app_container_names() -> list[str]:
     """Return the compose names of all API and worker containers."""
     return [name for spec in SERVICES for name in (api_name(spec), worker_name(spec))]
+
+
+def default_services(compose_services: dict[str, Any]) -> dict[str, Any]:
+    """Return the services a plain `docker compose up` starts: those in no profile."""
+    return {name: definition for name, definition in compose_services.items() if not definition.get("profiles")}
+
+
+def profile_services(compose_services: dict[str, Any], profile: str) -> dict[str, Any]:
+    """Return the services of one compose profile."""
+    return {
+        name: definition for name, definition in compose_services.items() if profile in definition.get("profiles", [])
+    }
+
+
+def interpolated_names(value: Any) -> set[str]:
+    """Return every variable a compose value (a string, or lists and mappings of them) interpolates."""
+    if isinstance(value, str):
+        return set(INTERPOLATED.findall(value))
+    if isinstance(value, dict):
+        return {name for item in value.values() for name in interpolated_names(item)}
+    if isinstance(value, list):
+        return {name for item in value for name in interpolated_names(item)}
+    return set()
+
+
+def compose_text_without_comments() -> str:
+    """Return docker-compose.yml without its comment lines."""
+    return "\n".join(line for line in COMPOSE_FILE.read_text().splitlines() if not line.lstrip().startswith("#"))
 
 
 def duration_seconds(value: str) -> float:
@@ -153,7 +212,8 @@ def test_compose_runs_exactly_the_infrastructure_apis_workers_and_gateway(
     compose_services: dict[str, Any],
 ) -> None:
     expected = {*INFRASTRUCTURE, "gateway", *app_container_names()}
-    assert set(compose_services) == expected
+    assert set(default_services(compose_services)) == expected
+    assert set(compose_services) == expected | set(OPS_SERVICES), "a service outside the default and ops sets"
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
@@ -172,7 +232,8 @@ def test_api_container_publishes_its_topology_port(compose_services: dict[str, A
 
 
 def test_only_the_apis_and_the_gateway_publish_ports(compose_services: dict[str, Any]) -> None:
-    publishing = {name for name, definition in compose_services.items() if definition.get("ports")}
+    # Of the default services; the ops profile's publish on the loopback only (tested below).
+    publishing = {name for name, definition in default_services(compose_services).items() if definition.get("ports")}
     assert publishing == {"gateway", *(api_name(spec) for spec in SERVICES)}
 
 
@@ -314,6 +375,355 @@ def test_gateway_publishes_the_gateway_port_and_mounts_its_config(compose_servic
     assert set(gateway["depends_on"]) == {api_name(spec) for spec in SERVICES}
 
 
+def test_every_long_running_service_has_a_health_check_and_restarts(compose_services: dict[str, Any]) -> None:
+    for name, definition in compose_services.items():
+        healthcheck = definition.get("healthcheck", {})
+        assert healthcheck.get("test", [None])[0] == "CMD", f"{name}: no exec-form health check"
+        assert not healthcheck.get("disable"), f"{name}: health check disabled"
+        assert {"interval", "timeout", "retries"} <= set(healthcheck), f"{name}: health check timing"
+        assert definition.get("restart") == "unless-stopped", f"{name}: restart policy"
+
+
+def worker_health_check_passes(compose_services: dict[str, Any], spec: ServiceSpec, redis_url: str) -> bool:
+    """Run a worker container's health check here, against the given Redis; return whether it passed."""
+    test = compose_services[worker_name(spec)]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    result = subprocess.run(
+        [sys.executable, "-c", test[3]],
+        env={**os.environ, "REDIS_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode in {0, 1}, result.stderr
+    return result.returncode == 0
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_worker_health_check_passes_only_while_its_rq_worker_is_alive(
+    compose_services: dict[str, Any], spec: ServiceSpec, redis_url: str
+) -> None:
+    connection = redis.Redis.from_url(redis_url)
+    # Another service's worker on this host does not count.
+    other = next(candidate for candidate in SERVICES if candidate != spec)
+    _worker(SimpleWorker, other.queue, connection, other.name).register_birth()
+    assert not worker_health_check_passes(compose_services, spec, redis_url)
+    # The worker as shared.worker names it (`<service>.<hostname>.<thread id>`) and RQ registers it.
+    worker = _worker(SimpleWorker, spec.queue, connection, spec.name)
+    worker.register_birth()
+    assert worker_health_check_passes(compose_services, spec, redis_url)
+    # Killed without a goodbye: listed still, but its heartbeat key has expired.
+    connection.delete(worker.key)
+    assert not worker_health_check_passes(compose_services, spec, redis_url)
+    worker.register_birth()
+    worker.register_death()
+    assert not worker_health_check_passes(compose_services, spec, redis_url)
+    connection.close()
+
+
+# --- the ops profile (docker compose --profile ops up) -------------------------------------------
+
+
+def test_ops_services_are_exactly_prometheus_and_the_rq_dashboard_in_the_ops_profile_alone(
+    compose_services: dict[str, Any],
+) -> None:
+    assert set(profile_services(compose_services, OPS_PROFILE)) == set(OPS_SERVICES)
+    for name in OPS_SERVICES:
+        assert compose_services[name]["profiles"] == [OPS_PROFILE], name
+
+
+def test_ops_services_publish_on_the_loopback_only(compose_services: dict[str, Any]) -> None:
+    for name, definition in profile_services(compose_services, OPS_PROFILE).items():
+        assert definition["ports"], f"{name} publishes nothing"
+        for mapping in definition["ports"]:
+            assert LOOPBACK_PORT.fullmatch(mapping), f"{name}: {mapping!r} is not bound to 127.0.0.1"
+
+
+def test_compose_requires_no_variable() -> None:
+    # Compose interpolates every service, of every profile, before it picks a profile's services: one
+    # ${NAME:?message} of the ops profile would stop a plain `docker compose up` that lacks NAME.
+    assert not re.search(r"\$\{\w+:?\?", compose_text_without_comments())
+
+
+@pytest.mark.parametrize("name", [*SECRETS, *OPS_SECRETS])
+def test_compose_gives_no_secret_a_value_anywhere(name: str) -> None:
+    forms = re.findall(rf"\$\{{{name}([^}}]*)\}}", compose_text_without_comments())
+    assert forms, f"{name} is not read in docker-compose.yml"
+    assert set(forms) == {":-"}, f"{name} must be written ${{{name}:-}}, with no default"
+    # ... and is never set to a literal value (`NAME: value` or `NAME=value`), in any service.
+    literal = re.search(rf"(?<!\{{)\b{name}\s*[:=]\s*(?!\$\{{)\S", compose_text_without_comments())
+    assert literal is None, f"{name} has a value in docker-compose.yml"
+
+
+def published_container_port(definition: dict[str, Any]) -> str:
+    """Return the container port of a service's one loopback-bound port mapping."""
+    (mapping,) = definition["ports"]
+    match = LOOPBACK_PORT.fullmatch(mapping)
+    assert match, f"{mapping!r} is not bound to 127.0.0.1"
+    return match.group(2)
+
+
+def prometheus_config() -> dict[str, Any]:
+    """Return deploy/prometheus/prometheus.yml as plain data."""
+    return YAML(typ="safe").load(PROMETHEUS_CONFIG.read_text())
+
+
+def test_prometheus_scrapes_exactly_the_api_containers_metrics(compose_services: dict[str, Any]) -> None:
+    scraped: list[tuple[str, str, str]] = []
+    for job in prometheus_config()["scrape_configs"]:
+        discovery = [key for key in job if key.endswith("_sd_configs")]
+        assert not discovery, f"{job['job_name']}: only static targets are checked here, not {discovery}"
+        for group in job["static_configs"]:
+            scraped.extend(
+                (job.get("scheme", "http"), target, job.get("metrics_path", "/metrics")) for target in group["targets"]
+            )
+    expected = [("http", f"{api_name(spec)}:{spec.port}", "/metrics") for spec in SERVICES]
+    assert sorted(scraped) == sorted(expected)
+    # ... which are the compose names of the APIs, serving on those ports.
+    for _scheme, target, _path in scraped:
+        host, _, port = target.partition(":")
+        assert compose_services[host]["command"][4] == f"0.0.0.0:{port}", target
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_every_scraped_api_serves_prometheus_metrics(make_settings: SettingsFactory, spec: ServiceSpec) -> None:
+    with service_client(make_settings, spec) as client:
+        client.get("/healthz")
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    families = {family.name for family in text_string_to_metric_families(response.get_data(as_text=True))}
+    assert "connective_http_requests" in families
+
+
+def test_prometheus_runs_a_pinned_image_with_its_config_read_only_and_a_named_data_volume(
+    compose: dict[str, Any], compose_services: dict[str, Any]
+) -> None:
+    prometheus = compose_services["prometheus"]
+    assert re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", prometheus["image"]), prometheus["image"]
+    flags = dict(argument.removeprefix("--").split("=", 1) for argument in prometheus["command"])
+    mounts = {volume.split(":")[1]: volume.split(":") for volume in prometheus["volumes"]}
+    config = mounts[flags["config.file"]]
+    assert config == ["./deploy/prometheus/prometheus.yml", flags["config.file"], "ro"]
+    assert (REPOSITORY / config[0]).resolve() == PROMETHEUS_CONFIG
+    data = mounts[flags["storage.tsdb.path"]]
+    assert data[0] in compose["volumes"], "Prometheus keeps its data in a named volume"
+
+
+def test_prometheus_health_check_asks_its_readiness_on_its_own_port(compose_services: dict[str, Any]) -> None:
+    prometheus = compose_services["prometheus"]
+    container_port = published_container_port(prometheus)
+    assert prometheus["healthcheck"]["test"] == [
+        "CMD",
+        "wget",
+        "-q",
+        "-O",
+        "/dev/null",
+        f"http://127.0.0.1:{container_port}/-/ready",
+    ]
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (apt-get install prometheus)")
+def test_prometheus_config_passes_promtool() -> None:
+    assert PROMTOOL is not None
+    result = subprocess.run(
+        [PROMTOOL, "check", "config", "--syntax-only", str(PROMETHEUS_CONFIG)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def dashboard_flag(command: list[str], flag: str) -> str:
+    """Return the value that follows a flag of the dashboard's command."""
+    assert command.count(flag) == 1, f"{flag} must be given once: {command}"
+    return command[command.index(flag) + 1]
+
+
+def test_rq_dashboard_takes_its_credentials_from_the_environment_alone(compose_services: dict[str, Any]) -> None:
+    dashboard = compose_services["rq-dashboard"]
+    assert dashboard["environment"] == {name: f"${{{name}:-}}" for name in OPS_VARIABLES}
+    assert not {"--username", "--password"} & set(dashboard["command"]), "credentials on a command line leak"
+    dockerfile = (RQ_DASHBOARD / "Dockerfile").read_text()
+    assert not re.search(r"^\s*(?:ENV|ARG)\b.*RQ_DASHBOARD_(?:USERNAME|PASSWORD)", dockerfile, re.MULTILINE | re.I)
+
+
+def test_rq_dashboard_reads_the_workers_redis_with_their_json_serializer(compose_services: dict[str, Any]) -> None:
+    command = compose_services["rq-dashboard"]["command"]
+    app_redis = compose_services[worker_name(SERVICES[0])]["environment"]["REDIS_URL"]
+    assert dashboard_flag(command, "--redis-url") == app_redis
+    assert make_queue("probe", redis.Redis()).serializer is JSONSerializer
+    assert "--json" in command
+    # A failed job holds events: requeue it, never delete it.
+    assert "--disable-delete" in command
+    assert set(compose_services["rq-dashboard"]["depends_on"]) == {"redis"}
+
+
+def test_rq_dashboard_listens_where_it_is_published_and_checked(compose_services: dict[str, Any]) -> None:
+    dashboard = compose_services["rq-dashboard"]
+    container_port = published_container_port(dashboard)
+    # All interfaces of the container: compose publishes the port on the host's loopback only.
+    assert dashboard_flag(dashboard["command"], "--bind") == "0.0.0.0"  # noqa: S104
+    assert dashboard_flag(dashboard["command"], "--port") == container_port
+    assert dashboard["healthcheck"]["test"] == [
+        "CMD",
+        "python",
+        f"{RQ_DASHBOARD_HOME}/healthcheck.py",
+        f"http://127.0.0.1:{container_port}",
+    ]
+
+
+def test_rq_dashboard_image_runs_start_py_as_a_non_root_user_on_python_311(compose_services: dict[str, Any]) -> None:
+    build = compose_services["rq-dashboard"]["build"]
+    assert (REPOSITORY / build["context"]).resolve() == RQ_DASHBOARD
+    dockerfile = (RQ_DASHBOARD / build.get("dockerfile", "Dockerfile")).read_text()
+    assert re.search(r"^FROM python:3\.11-slim\s*$", dockerfile, re.MULTILINE)
+    assert re.search(rf"^WORKDIR {RQ_DASHBOARD_HOME}\s*$", dockerfile, re.MULTILINE)
+    assert re.search(r"^COPY start\.py healthcheck\.py \./\s*$", dockerfile, re.MULTILINE)
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
+    assert users, "the image must switch to a non-root user"
+    assert users[-1] not in {"root", "0"}
+    assert re.search(rf'^ENTRYPOINT \["python", "{RQ_DASHBOARD_HOME}/start\.py"\]\s*$', dockerfile, re.MULTILINE)
+
+
+def pinned_requirements(lines: list[str]) -> dict[str, str]:
+    """Return {normalised name: version} of `name==version` requirement lines; fail on any other form."""
+    pins: dict[str, str] = {}
+    for line in lines:
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([\w.]+)", line.strip())
+        assert match, f"not pinned as name==version: {line!r}"
+        pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return pins
+
+
+def test_rq_dashboard_image_pins_every_package_and_the_workers_rq_and_redis() -> None:
+    lines = (RQ_DASHBOARD / "requirements.txt").read_text().splitlines()
+    dashboard = pinned_requirements([line for line in lines if line.strip() and not line.startswith("#")])
+    project = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    workers = pinned_requirements([requirement for requirement in project if re.match(r"(rq|redis)==", requirement)])
+    assert set(workers) == {"rq", "redis"}
+    assert {name: dashboard.get(name) for name in workers} == workers
+    assert "rq-dashboard" in dashboard
+
+
+def fake_rq_dashboard(directory: Path) -> Path:
+    """Write an `rq-dashboard` that prints its arguments as JSON; return the folder to put on the PATH."""
+    program = directory / "rq-dashboard"
+    program.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    program.chmod(0o755)
+    return directory
+
+
+def run_start_script(directory: Path, credentials: dict[str, str], arguments: list[str]) -> Any:
+    """Run deploy/rq-dashboard/start.py with only these credentials and a fake rq-dashboard on the PATH."""
+    environment = {name: value for name, value in os.environ.items() if name not in OPS_VARIABLES}
+    environment["PATH"] = f"{fake_rq_dashboard(directory)}{os.pathsep}{environment.get('PATH', '')}"
+    return subprocess.run(
+        [sys.executable, str(RQ_DASHBOARD / "start.py"), *arguments],
+        env={**environment, **credentials},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("credentials", "missing"),
+    [
+        ({}, ["RQ_DASHBOARD_USERNAME", "RQ_DASHBOARD_PASSWORD"]),
+        (
+            {"RQ_DASHBOARD_USERNAME": "", "RQ_DASHBOARD_PASSWORD": ""},
+            ["RQ_DASHBOARD_USERNAME", "RQ_DASHBOARD_PASSWORD"],
+        ),
+        ({"RQ_DASHBOARD_USERNAME": "ops"}, ["RQ_DASHBOARD_PASSWORD"]),
+        ({"RQ_DASHBOARD_USERNAME": "ops", "RQ_DASHBOARD_PASSWORD": "   "}, ["RQ_DASHBOARD_PASSWORD"]),
+        ({"RQ_DASHBOARD_PASSWORD": "a-long-password"}, ["RQ_DASHBOARD_USERNAME"]),
+    ],
+    ids=["unset", "empty", "no-password", "blank-password", "no-user"],
+)
+def test_rq_dashboard_refuses_to_start_without_both_credentials(
+    tmp_path: Path, credentials: dict[str, str], missing: list[str]
+) -> None:
+    result = run_start_script(tmp_path, credentials, ["--port", "9181"])
+    assert result.returncode == EX_CONFIG
+    assert result.stdout == "", "rq-dashboard was started"
+    named = [name for name in OPS_VARIABLES if name in result.stderr]
+    assert named == missing, result.stderr
+
+
+def test_rq_dashboard_starts_with_the_compose_arguments_once_both_credentials_are_set(
+    compose_services: dict[str, Any], tmp_path: Path
+) -> None:
+    command = compose_services["rq-dashboard"]["command"]
+    credentials = {"RQ_DASHBOARD_USERNAME": "ops", "RQ_DASHBOARD_PASSWORD": "a-long-password"}
+    result = run_start_script(tmp_path, credentials, command)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == command
+
+
+class DashboardStub(BaseHTTPRequestHandler):
+    """Answers like rq-dashboard: 200 for the right basic-auth credentials, 401 otherwise (or as `mode` says)."""
+
+    mode = "secured"
+    expected = "Basic " + base64.b64encode(b"ops:a-long-password").decode()
+
+    def do_GET(self) -> None:
+        authorised = self.headers.get("Authorization") == self.expected
+        status = {"secured": 200 if authorised else 401, "open": 200, "locked": 401}[self.mode]
+        if self.path != "/0/data/queues.json":
+            status = 404
+        body = b'{"queues": []}' if status == 200 else b"Please login"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet."""
+
+
+@pytest.mark.parametrize(("mode", "healthy"), [("secured", True), ("open", False), ("locked", False)])
+def test_rq_dashboard_health_check_needs_401_anonymous_and_200_with_its_credentials(
+    compose_services: dict[str, Any], mode: str, healthy: bool
+) -> None:
+    test = compose_services["rq-dashboard"]["healthcheck"]["test"]
+    handler = type(f"{mode}_dashboard", (DashboardStub,), {"mode": mode})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    script = test[2].replace(f"{RQ_DASHBOARD_HOME}/", f"{RQ_DASHBOARD}/")
+    url = re.sub(r":\d+$", f":{server.server_address[1]}", test[3])
+    credentials = {"RQ_DASHBOARD_USERNAME": "ops", "RQ_DASHBOARD_PASSWORD": "a-long-password"}
+    try:
+        result = subprocess.run(
+            [sys.executable, script, url],
+            env={**os.environ, **credentials},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.returncode == 0) is healthy, result.stderr
+
+
+def test_rq_dashboard_health_check_fails_when_nothing_answers(compose_services: dict[str, Any]) -> None:
+    test = compose_services["rq-dashboard"]["healthcheck"]["test"]
+    script = test[2].replace(f"{RQ_DASHBOARD_HOME}/", f"{RQ_DASHBOARD}/")
+    url = re.sub(r":\d+$", f":{free_port()}", test[3])
+    result = subprocess.run([sys.executable, script, url], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 1
+    assert "unreachable" in result.stderr
+
+
 # --- deploy/nginx/gateway.conf ------------------------------------------------------------------
 
 
@@ -370,11 +780,79 @@ def test_gateway_limits_bodies_and_forwards_request_ids(gateway_conf: str) -> No
         assert re.search(rf"proxy_set_header\s+{header}\s", gateway_conf), header
 
 
+# --- the gateway and the services' OpenAPI documents ---------------------------------------------
+
+
+@contextlib.contextmanager
+def service_client(make_settings: SettingsFactory, spec: ServiceSpec) -> Iterator[FlaskClient]:
+    """Build a service's app in this process (in-process store, test Redis) and yield a test client of it."""
+    app = importlib.import_module(f"{spec.package}.app").create_app(make_settings(spec.name))
+    try:
+        yield app.test_client()
+    finally:
+        app.extensions["connective"].dependencies.runtime.mongo.close()
+
+
+def documented_paths(make_settings: SettingsFactory, spec: ServiceSpec) -> list[str]:
+    """Return the paths of a service's OpenAPI document, less those the service answers for itself."""
+    with service_client(make_settings, spec) as client:
+        response = client.get("/openapi.json")
+    assert response.status_code == 200
+    paths = sorted(set(response.get_json()["paths"]) - OPERATIONS_PATHS)
+    assert paths, f"{spec.name} documents no path"
+    return paths
+
+
+def routed_locations(conf: str) -> list[tuple[re.Pattern[str], str]]:
+    """Return each routed location of the gateway as (its regex, as nginx matches it; its upstream), in order."""
+    return [
+        (re.compile(rf"^/({alternatives})(?:/|$)"), PROXY_PASS.findall(body)[0])
+        for alternatives, body in ROUTED_LOCATION.findall(conf)
+    ]
+
+
+def upstream_of(conf: str, path: str) -> str | None:
+    """Return the upstream nginx sends a path to: the first regex location that matches it, as nginx picks."""
+    return next((upstream for pattern, upstream in routed_locations(conf) if pattern.search(path)), None)
+
+
+def service_upstream(conf: str, spec: ServiceSpec) -> str:
+    """Return the name of the gateway's upstream block that holds this service's API container."""
+    (name,) = [name for name, servers in upstream_addresses(conf).items() if servers == [(api_name(spec), spec.port)]]
+    return name
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_every_gateway_route_of_a_service_leads_to_one_of_its_documented_paths(
+    gateway_conf: str, make_settings: SettingsFactory, spec: ServiceSpec
+) -> None:
+    upstream = service_upstream(gateway_conf, spec)
+    segments = [segment for segment, routed_to in routed_segments(gateway_conf) if routed_to == upstream]
+    assert segments, f"the gateway routes nothing to {spec.name}"
+    paths = documented_paths(make_settings, spec)
+    dead = [segment for segment in segments if not any(re.match(rf"^/{segment}(?:/|$)", path) for path in paths)]
+    assert not dead, f"gateway routes to {spec.name} that lead to none of its paths: {dead}"
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_every_documented_path_of_a_service_is_routed_by_the_gateway_to_it(
+    gateway_conf: str, make_settings: SettingsFactory, spec: ServiceSpec
+) -> None:
+    upstream = service_upstream(gateway_conf, spec)
+    misrouted = {
+        path: upstream_of(gateway_conf, path)
+        for path in documented_paths(make_settings, spec)
+        if upstream_of(gateway_conf, path) != upstream
+    }
+    assert not misrouted, f"{spec.name} paths the gateway sends elsewhere (None: nowhere): {misrouted}"
+
+
 # --- .env.example -------------------------------------------------------------------------------
 
 
 def test_env_example_sets_exactly_the_declared_settings() -> None:
-    assert sorted(env_example_assignments()) == sorted(SETTINGS)
+    # ... and the ops profile's own variables, which no service reads (tested below).
+    assert sorted(env_example_assignments()) == sorted([*SETTINGS, *OPS_VARIABLES])
 
 
 def test_env_example_explains_every_variable_in_a_comment_above_it() -> None:
@@ -403,7 +881,7 @@ def test_env_example_matches_the_topology_and_development_defaults() -> None:
         assert assignments[spec.url_variable] == f"http://127.0.0.1:{spec.port}"
 
 
-@pytest.mark.parametrize("name", SECRETS)
+@pytest.mark.parametrize("name", [*SECRETS, *OPS_SECRETS])
 def test_env_example_writes_no_secret(name: str) -> None:
     assert env_example_assignments()[name] == ""
 
@@ -420,6 +898,27 @@ def test_env_example_values_are_the_code_defaults() -> None:
 def test_variables_that_are_not_settings_stay_out_of_env_example_and_compose(name: str) -> None:
     assert name not in env_example_assignments()
     assert name not in COMPOSE_FILE.read_text()
+
+
+def test_ops_variables_are_read_by_the_ops_services_alone(compose_services: dict[str, Any]) -> None:
+    assert not set(OPS_VARIABLES) & set(SETTINGS), "a service setting cannot be ops-only"
+    assert not set(OPS_VARIABLES) & variables_named_in_the_sources(), "the services' code reads an ops variable"
+    readers = {
+        name: interpolated_names(definition) & set(OPS_VARIABLES) for name, definition in compose_services.items()
+    }
+    assert {name for name, read in readers.items() if read} <= set(OPS_SERVICES)
+    assert set().union(*readers.values()) == set(OPS_VARIABLES), "an ops variable nothing reads"
+
+
+def test_env_example_marks_each_ops_variable_as_ops_only() -> None:
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    for name in OPS_VARIABLES:
+        (number,) = [index for index, line in enumerate(lines) if line.startswith(f"{name}=")]
+        comments: list[str] = []
+        while number > 0 and lines[number - 1].startswith("#"):
+            number -= 1
+            comments.insert(0, lines[number])
+        assert "ops only" in " ".join(comments).lower(), f"the comment above {name} must say it is ops only"
 
 
 # --- the settings the code reads ----------------------------------------------------------------
