@@ -52,6 +52,7 @@ class Dependencies:
             badges=repositories.badges,
             inbox=repositories.inbox,
             pending=repositories.pending,
+            view_tokens=repositories.view_tokens,
             boards=self.boards,
             scoring=self.scoring,
             exclusive=self.writer_lock,

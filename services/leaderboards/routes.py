@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import html
+import json
+import secrets
+import time
+from collections.abc import Iterator
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote, urlencode
 
-from flask import Response, current_app
+from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
-from services.leaderboards.domain.boards import BoardPage
+from services.leaderboards.domain.boards import BoardPage, check_board
 from services.leaderboards.domain.ledger import LedgerEntry
+from services.leaderboards.domain.viewing import STREAM_HEARTBEAT_SECONDS, STREAM_SECONDS
 from services.leaderboards.schemas import (
     AroundQuerySchema,
     AwardCreateSchema,
@@ -24,13 +32,17 @@ from services.leaderboards.schemas import (
     RulesSchema,
     UserBadgesSchema,
     UserPointsSchema,
+    ViewTokenCreateSchema,
+    ViewTokenSchema,
+    WatchQuerySchema,
     member_view_document,
     user_points_document,
 )
-from services.leaderboards.usecases import awarding, reading
+from services.leaderboards.usecases import awarding, reading, viewing
 from services.leaderboards.usecases.context import Context, Scoring
 from shared.auth import authenticate, requires
 from shared.contracts.auth import Role
+from shared.errors import Problem
 from shared.schemas import PageQuerySchema
 from shared.web import ErrorDocs, ServiceBlueprint, use_case_context
 
@@ -412,3 +424,155 @@ def rules_document(scoring: Scoring) -> dict[str, Any]:
         "levels": list(book.level_thresholds),
         "badges": badges,
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The classroom screen: a page and its stream, opened with a token in the URL (a screen has no login)
+
+CLASSROOM_PAGE = (Path(__file__).parent / "classroom.html").read_text(encoding="utf-8")
+VIEW_TOKEN_EXAMPLE = {
+    "token": "8Qd1xW0bq2o1mC3kzYJt1c9wQ0Jm4d2h",
+    "board": "cohort:7b",
+    "granted_by": "teacher-1",
+    "expires_at": "2026-12-02T20:00:00+00:00",
+    "view_path": "/leaderboards/cohort:7b/view?token=8Qd1xW0bq2o1mC3kzYJt1c9wQ0Jm4d2h",
+}
+
+
+def _watcher(board: str, token: str | None) -> None:
+    """Let through a screen with a view token for this board, or anyone with a valid normal token (401 else)."""
+    check_board(board)
+    if token is None:
+        authenticate()
+        return
+    if token.count(".") == 2:  # a JWT: a normal token, checked as every request's is
+        current_app.extensions["connective"].verifier.verify(token)
+        return
+    if not viewing.may_watch(board, token, _context()):
+        raise Problem(401, "This token does not open this board's screen, or it has expired", kind="unauthorized")
+
+
+def _private(response: Response) -> Response:
+    # The token is in the URL: never cache the answer, never send the URL on as a referrer.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@leaderboards.route("/leaderboards/<string(maxlength=80):board>/view-tokens", parameters=[BOARD])
+class ViewTokens(MethodView):
+    @requires(Role.TEACHER, Role.ADMIN)
+    @leaderboards.arguments(ViewTokenCreateSchema, example={"hours": 8})
+    @leaderboards.response(201, ViewTokenSchema, example=VIEW_TOKEN_EXAMPLE)
+    @documents_errors(leaderboards, 401, 403, 404, 422)
+    def post(self, fields: dict[str, Any], board: str) -> dict[str, Any]:
+        """Mint a read-only token for a board's classroom screen (teachers and admins).
+
+        The token opens `GET /leaderboards/{board}/view` and its stream for this board only, until it
+        expires; it reads nothing else and changes nothing.
+        """
+        grant = viewing.mint_view_token(board, hours=fields.get("hours"), actor=authenticate(), context=_context())
+        return {
+            "token": grant.token,
+            "board": grant.board,
+            "granted_by": grant.granted_by,
+            "expires_at": grant.expires_at,
+            "view_path": f"/leaderboards/{board}/view?{urlencode({'token': grant.token})}",
+        }
+
+
+@leaderboards.route("/leaderboards/<string(maxlength=80):board>/view", parameters=[BOARD])
+class ClassroomView(MethodView):
+    @leaderboards.arguments(WatchQuerySchema, location="query")
+    @leaderboards.doc(
+        responses={
+            "200": {
+                "description": "The classroom page: the live ranking with each learner's badges, updating itself",
+                "content": {"text/html": {"schema": {"type": "string"}, "example": "<!doctype html>..."}},
+            }
+        }
+    )
+    @documents_errors(leaderboards, 401, 404, 422)
+    def get(self, query: dict[str, Any], board: str) -> Response:
+        """The classroom screen of a board: large, read-only, and live (it follows the board's stream).
+
+        Open it with `?token=` (a token minted for this board with `POST .../view-tokens`, or a normal
+        one). It loads nothing from elsewhere.
+        """
+        _watcher(board, query["token"])
+        nonce = secrets.token_urlsafe(16)
+        stream = f"/leaderboards/{quote(board, safe=':')}/stream"
+        if query["token"] is not None:
+            stream += f"?{urlencode({'token': query['token']})}"
+        page = (
+            CLASSROOM_PAGE.replace("__NONCE__", nonce)
+            .replace("__TITLE__", html.escape(board))
+            .replace("__STREAM_URL__", json.dumps(stream))
+        )
+        response = _private(Response(page, mimetype="text/html"))
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        )
+        return response
+
+
+@leaderboards.route("/leaderboards/<string(maxlength=80):board>/stream", parameters=[BOARD])
+class ClassroomStream(MethodView):
+    @leaderboards.arguments(WatchQuerySchema, location="query")
+    @leaderboards.doc(
+        responses={
+            "200": {
+                "description": "Server-Sent Events: `board` messages, each the board's first rows with badges, "
+                "sent at once and again whenever points or badges change it. The answer ends after "
+                f"{STREAM_SECONDS:g} s; EventSource reconnects and resumes from Last-Event-ID.",
+                "content": {
+                    "text/event-stream": {
+                        "schema": {"type": "string"},
+                        "example": 'retry: 1000\n\nid: 1733130000000-0\nevent: board\ndata: {"board": "cohort:7b", '
+                        '"period": "all", "total": 1, "rows": [{"rank": 1, "user_id": "alice", "points": 15, '
+                        '"badges": []}]}\n\n',
+                    }
+                },
+            }
+        }
+    )
+    @documents_errors(leaderboards, 401, 404, 422)
+    def get(self, query: dict[str, Any], board: str) -> Response:
+        """The live board for a classroom screen, as Server-Sent Events.
+
+        Open it with `?token=` as the page does. Each `board` message is the board's first rows with every
+        learner's badges; the first comes at once, the next whenever points or badges change the board.
+        """
+        _watcher(board, query["token"])
+        context = _context()
+        resume = request.headers.get("Last-Event-ID", "").strip()
+
+        def messages() -> Iterator[str]:
+            last = resume or context.boards.latest_announcement()
+            shown = viewing.screen(board, context=context)
+            yield "retry: 1000\n\n"
+            yield _message(last, shown.document())
+            deadline = time.monotonic() + STREAM_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                news = context.boards.announcements_after(
+                    last, block_ms=max(1, int(1000 * min(STREAM_HEARTBEAT_SECONDS, left)))
+                )
+                if not news:
+                    yield ": still here\n\n"
+                    continue
+                last = news[-1][0]
+                if any(viewing.changes_screen(event, board, shown) for _, event in news):
+                    shown = viewing.screen(board, context=context)
+                    yield _message(last, shown.document())
+                else:
+                    yield f"id: {last}\n\n"
+
+        response = _private(Response(stream_with_context(messages()), mimetype="text/event-stream"))
+        # nginx (the gateway) passes each message on at once instead of buffering the answer.
+        response.headers["X-Accel-Buffering"] = "no"
+        return response
+
+
+def _message(message_id: str, document: dict[str, Any]) -> str:
+    return f"id: {message_id}\nevent: board\ndata: {json.dumps(document, separators=(',', ':'))}\n\n"

@@ -8,6 +8,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from services.leaderboards.domain.boards import MAX_AROUND, MAX_MEMBERS, MemberView, Standing, Window
 from services.leaderboards.domain.ledger import MAX_MANUAL_POINTS, LedgerEntry, UserPoints, entry_view
+from services.leaderboards.domain.viewing import DEFAULT_VIEW_TOKEN_HOURS, MAX_VIEW_TOKEN_HOURS
 from shared.schemas import Name, ObjectId, PageQuerySchema, StrictSchema, Text, unique_items
 
 PERIOD_DESCRIPTION = (
@@ -283,3 +284,47 @@ def user_points_document(points: UserPoints) -> dict[str, Any]:
         "total": points.total,
         "user_id": points.user_id,
     }
+
+
+class ViewTokenCreateSchema(StrictSchema):
+    """A read-only token for one board's classroom screen."""
+
+    hours = fields.Float(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, min_inclusive=False, max=MAX_VIEW_TOKEN_HOURS),
+        metadata={
+            "description": f"How long the token opens the screen (default {DEFAULT_VIEW_TOKEN_HOURS} h, "
+            f"at most {MAX_VIEW_TOKEN_HOURS} h)",
+            "example": 8,
+        },
+    )
+
+
+class ViewTokenSchema(Schema):
+    """A minted classroom-screen token: it opens this board's view and stream only, read-only."""
+
+    token = fields.String(metadata={"example": "8Qd1xW0bq2o1mC3kzYJt1c9wQ0Jm4d2h"})
+    board = fields.String(metadata={"example": "cohort:7b"})
+    granted_by = fields.String(metadata={"example": "teacher-1"})
+    expires_at = fields.AwareDateTime(metadata={"example": "2026-12-02T20:00:00+00:00"})
+    view_path = fields.String(
+        metadata={
+            "description": "The page to open on the classroom screen (the token in it)",
+            "example": "/leaderboards/cohort:7b/view?token=8Qd1xW0bq2o1mC3kzYJt1c9wQ0Jm4d2h",
+        }
+    )
+
+
+class WatchQuerySchema(StrictSchema):
+    """How a classroom screen proves it may watch: a view token for this board, or a normal token."""
+
+    token = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=4096),
+        metadata={
+            "description": "A classroom-screen token minted for this board (POST .../view-tokens), or a normal "
+            "token; without it, the Authorization header is used",
+            "example": "8Qd1xW0bq2o1mC3kzYJt1c9wQ0Jm4d2h",
+        },
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from services.leaderboards.domain.boards import (
 from services.leaderboards.domain.counters import CounterOp
 from services.leaderboards.domain.ledger import RECENT_KEPT, LedgerEntry, PendingBatch, render_entry, stream_event_id
 from services.leaderboards.domain.rules import local_day
+from services.leaderboards.domain.viewing import ViewGrant
 from services.leaderboards.settings import DEFAULT_RULES, read_scoring
 from services.leaderboards.usecases.context import Context, Scoring
 from shared.clock import to_milliseconds
@@ -381,6 +382,14 @@ class FakeBoards:
                 new += 1
         return new
 
+    def latest_announcement(self) -> str:
+        return f"{len(self.stream)}-0"
+
+    def announcements_after(self, last_id: str, *, block_ms: int, count: int = 100) -> list[tuple[str, Event]]:
+        # Message n (from 1) has the id "n-0"; nothing arrives while a fake waits.
+        seen = int(last_id.split("-", maxsplit=1)[0]) if last_id not in ("$", "") else len(self.stream)
+        return [(f"{index + 1}-0", event) for index, event in enumerate(self.stream) if index >= seen][:count]
+
     def clear(self) -> int:
         removed = len(self.scores) + len(self.markers)
         self.scores.clear()
@@ -403,6 +412,25 @@ def default_scoring(zone: ZoneInfo | None = None, path: Path = DEFAULT_RULES) ->
     return read_scoring(path, zone or ZoneInfo("UTC"))
 
 
+class FakeViewTokens:
+    """Classroom screens' tokens by token; an expired one is not found."""
+
+    def __init__(self) -> None:
+        self.grants: dict[str, ViewGrant] = {}
+        self.now: datetime | None = None
+
+    def mint(self, board: str, granted_by: str, now: datetime, lifetime: timedelta) -> ViewGrant:
+        grant = ViewGrant(f"view-{len(self.grants) + 1}", board, granted_by, now + lifetime)
+        self.grants[grant.token] = grant
+        return grant
+
+    def find(self, token: str) -> ViewGrant | None:
+        grant = self.grants.get(token)
+        if grant is None or (self.now is not None and grant.expires_at <= self.now):
+            return None
+        return grant
+
+
 @dataclass
 class FakeLeaderboards:
     """The leaderboards service's storage in memory, the packaged rules, and a settable clock."""
@@ -418,6 +446,7 @@ class FakeLeaderboards:
         self.badges = FakeBadges()
         self.inbox = FakeInbox()
         self.pending = FakePending()
+        self.view_tokens = FakeViewTokens()
         self.boards = FakeBoards(self.zone, self.scoring.book.level_thresholds)
 
     def context(self) -> Context:
@@ -431,6 +460,7 @@ class FakeLeaderboards:
             badges=self.badges,
             inbox=self.inbox,
             pending=self.pending,
+            view_tokens=self.view_tokens,
             boards=self.boards,
             scoring=self.scoring,
         )

@@ -54,6 +54,8 @@ class Row:
     body: Body | None = None
     # Whose ledger a permitted reversal lands in (an award names its learner in its body).
     learner: str | None = None
+    # A permitted call mints a classroom-screen token (a write to Redis, no ledger entry).
+    mints: bool = False
 
     def expected(self) -> dict[str, int]:
         assert len(self.statuses) == len(COLUMNS), self.name
@@ -95,6 +97,9 @@ ROWS = (
     Row("reverse an entry reversed already",       "POST", "/awards/reversals",                                        (401, 403, 403, 409, 403, 409, 403), _reverse("{reversed}")),
     Row("reverse a reversal",                      "POST", "/awards/reversals",                                        (401, 403, 403, 409, 403, 409, 403), _reverse("{reversal}")),
     Row("reverse an unknown entry",                "POST", "/awards/reversals",                                        (401, 403, 403, 404, 404, 404, 403), _reverse("award:unknown")),
+    Row("mint a classroom screen's token",         "POST", "/leaderboards/cohort:7a/view-tokens",                      (401, 403, 403, 201, 201, 201, 403), lambda world, caller: {"hours": 2}, mints=True),
+    Row("open a board's classroom screen",         "GET",  "/leaderboards/cohort:7a/view",                             (401, 200, 200, 200, 200, 200, 200)),
+    Row("follow a board's classroom stream",       "GET",  "/leaderboards/cohort:7a/stream",                           (401, 200, 200, 200, 200, 200, 200)),
 )
 # fmt: on
 
@@ -158,6 +163,12 @@ def test_a_permitted_write_makes_its_entry_in_the_learners_ledger(
 ) -> None:
     world = board_host.fresh()
     assert row.body is not None
+    if row.mints:
+        grant = _call(board_host.client, world, row, column).get_json()
+        assert (grant["board"], grant["granted_by"]) == ("cohort:7a", USER_IDS[column])
+        screen = board_host.client.get(grant["view_path"])
+        assert (screen.status_code, screen.mimetype) == (200, "text/html")
+        return
     learner = row.learner or row.body(world, USER_IDS[column])["user_id"]
     entry = _call(board_host.client, world, row, column).get_json()
     assert entry["actor_id"] == USER_IDS[column]

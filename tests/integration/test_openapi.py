@@ -118,9 +118,10 @@ def test_every_response_is_described_with_an_example(service_spec: tuple[str, di
                 body = response["content"][PROBLEM]
                 assert body["schema"] == _problem_reference(SERVICE_APIS[service]), label
                 assert body.get("example", {}).get("status") == int(status), f"{label} has no matching example"
-            elif response.get("content"):
-                body = response["content"]["application/json"]
-                assert "example" in body or "examples" in body, f"{label} has no example"
+            else:
+                # JSON mostly; the classroom screen's page (text/html) and stream (text/event-stream) too.
+                for media, body in response.get("content", {}).items():
+                    assert "example" in body or "examples" in body, f"{label} ({media}) has no example"
 
 
 @pytest.mark.parametrize("service", ["challenges", "peer_review"])
@@ -203,12 +204,14 @@ def test_every_example_matches_its_schema(service_spec: tuple[str, dict[str, Any
 
 
 def _list_operations(client: FlaskClient) -> list[str]:
-    """Return the paths of the GET operations of a service that take query parameters (its lists)."""
+    """Return the paths of the GET operations of a service that take query parameters and answer JSON (its lists)."""
     document = client.get("/openapi.json").get_json()
     return [
         path
         for path, method, operation in _operations(document)
-        if method == "get" and any(_resolve(document, p)["in"] == "query" for p in operation.get("parameters", []))
+        if method == "get"
+        and any(_resolve(document, p)["in"] == "query" for p in operation.get("parameters", []))
+        and "application/json" in _resolve(document, operation["responses"]["200"]).get("content", {})
     ]
 
 

@@ -3,7 +3,7 @@ inbox; in Redis the batches on their way to the boards (and, in `boards`, the bo
 
 from __future__ import annotations
 
-from services.leaderboards.repository import badges, inbox, ledger, pending, people
+from services.leaderboards.repository import badges, inbox, ledger, pending, people, viewing
 from shared.runtime import Runtime
 
 
@@ -16,5 +16,6 @@ class MongoRepositories:
         self.ledger = ledger.LedgerRepository(self.store)
         self.people = people.PeopleRepository(self.store, lambda: runtime.redis.connection)
         self.pending = pending.PendingBatches(lambda: runtime.redis.connection)
+        self.view_tokens = viewing.RedisViewTokens(lambda: runtime.redis.connection)
         self.badges = badges.BadgeRepository(self.store)
         self.inbox = inbox.InboxRepository(self.store)

@@ -35,7 +35,7 @@ from services.leaderboards.domain.boards import (
 from services.leaderboards.domain.counters import CounterOp
 from services.leaderboards.domain.ledger import RECENT_KEPT, LedgerEntry, render_entry, stream_event_id
 from shared.contracts.events import SCHEMA_VERSION, Event, EventType
-from shared.contracts.streams import LEADERBOARD_STREAM, STREAM_MAXLEN, stream_fields
+from shared.contracts.streams import LEADERBOARD_STREAM, STREAM_MAXLEN, event_from_stream, stream_fields
 
 KEY_PREFIX = "lb"
 ENTRIES_KEY = f"{KEY_PREFIX}:entries"
@@ -586,6 +586,20 @@ class RedisBoards:
                 pipeline.exists(published_marker(key))
             results = pipeline.execute()
         return {key for key, found in zip(wanted, results, strict=True) if found}
+
+    def latest_announcement(self) -> str:
+        """Return the id of the stream's newest message ("0-0" for an empty stream)."""
+        newest: Any = self.connection.xrevrange(LEADERBOARD_STREAM, count=1)
+        return _text(newest[0][0]) if newest else "0-0"
+
+    def announcements_after(self, last_id: str, *, block_ms: int, count: int = 100) -> list[tuple[str, Event]]:
+        """Return the stream's messages after `last_id`, waiting up to `block_ms` for one (XREAD BLOCK)."""
+        replies: Any = self.connection.xread({LEADERBOARD_STREAM: last_id}, count=count, block=block_ms)
+        found: list[tuple[str, Event]] = []
+        for _stream, messages in replies or ():
+            for message_id, fields in messages:
+                found.append((_text(message_id), event_from_stream(fields)))
+        return found
 
     def publish_once(self, messages: Iterable[tuple[str, Event]]) -> int:
         """Publish each (key, event) on the stream unless published before; return how many were new."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from services.leaderboards.domain.boards import DEFAULT_PERIODS_KEPT, BoardRows,
 from services.leaderboards.domain.counters import CounterOp
 from services.leaderboards.domain.ledger import LedgerEntry, PendingBatch
 from services.leaderboards.domain.rules import RuleBook
+from services.leaderboards.domain.viewing import ViewGrant
 from shared.consumer import Received
 from shared.contracts.events import Event
 from shared.usecase import UseCaseContext
@@ -141,7 +142,23 @@ class Boards(Protocol):
 
     def publish_once(self, messages: Iterable[tuple[str, Event]]) -> int: ...
 
+    def latest_announcement(self) -> str:
+        """Return the id of the stream's newest message."""
+        ...
+
+    def announcements_after(self, last_id: str, *, block_ms: int, count: int = 100) -> list[tuple[str, Event]]:
+        """Return the stream's messages after `last_id`, waiting up to `block_ms` for one."""
+        ...
+
     def clear(self) -> int: ...
+
+
+class ViewTokens(Protocol):
+    """Read-only tokens for classroom screens, one board each."""
+
+    def mint(self, board: str, granted_by: str, now: datetime, lifetime: timedelta) -> ViewGrant: ...
+
+    def find(self, token: str) -> ViewGrant | None: ...
 
 
 @dataclass(frozen=True)
@@ -168,6 +185,7 @@ class Context(UseCaseContext):
     badges: Badges = field(kw_only=True)
     inbox: Inbox = field(kw_only=True)
     pending: PendingBatches = field(kw_only=True)
+    view_tokens: ViewTokens = field(kw_only=True)
     boards: Boards = field(kw_only=True)
     scoring: Scoring = field(kw_only=True)
     # Held while a batch is worked out and recorded: caps are counted over the ledger, so one writer at a time.
