@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -39,11 +39,11 @@ def mint(client: FlaskClient, board: str, **body: Any) -> dict[str, Any]:
     return grant
 
 
-def messages(chunks: Iterator[bytes]) -> Iterator[dict[str, str]]:
+def messages(chunks: Iterable[bytes | str]) -> Iterator[dict[str, str]]:
     """Yield the stream's messages as {field: value}, comments and retry hints left out."""
     buffered = ""
     for chunk in chunks:
-        buffered += chunk.decode()
+        buffered += chunk.decode() if isinstance(chunk, bytes) else chunk
         while "\n\n" in buffered:
             block, buffered = buffered.split("\n\n", 1)
             fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
@@ -95,7 +95,7 @@ def test_the_stream_sends_the_board_at_once_then_again_when_points_land_on_it(
     response = leaderboards.get(f"/leaderboards/cohort:7a/stream?token={grant['token']}", buffered=False)
     assert (response.status_code, response.mimetype) == (200, "text/event-stream")
     assert response.headers["X-Accel-Buffering"] == "no"
-    stream = messages(iter(response.response))
+    stream = messages(response.response)
     first = next(stream)
     screen = json.loads(first["data"])
     assert first["event"] == "board"
@@ -117,7 +117,7 @@ def test_the_stream_sends_the_board_at_once_then_again_when_points_land_on_it(
         headers={"Last-Event-ID": again["id"]},
         buffered=False,
     )
-    stream = messages(iter(resumed.response))
+    stream = messages(resumed.response)
     next(stream)  # the board as it is now
     caught_up = next(stream)
     # A tie: bob reached 10 first, so he is listed first.
