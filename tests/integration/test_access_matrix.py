@@ -20,12 +20,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.factories import challenge_body, resource_body, revision_body, submission_body
+from tests.integration.matrix import assert_answers, cells, documented_operations
 from tests.integration.world import PRINCIPALS, Unchanged, World, WorldHost
 
 pytestmark = pytest.mark.integration
 
-# Health, readiness and metrics are open to everyone (probes and Prometheus carry no token).
-OPERATIONS_PATHS = {"/healthz", "/readyz", "/metrics"}
 COLUMNS = ("anonymous", "learner", "other_learner", "other_cohort", "owner_teacher", "other_teacher", "admin")
 
 
@@ -80,28 +79,14 @@ def _changes_nothing(row: Row, column: str) -> bool:
     return row.method == "GET" or row.expected()[column] >= 400
 
 
-READS_AND_REFUSALS = [
-    pytest.param(row, column, id=f"{row.name}-{column}")
-    for row in ROWS
-    for column in COLUMNS
-    if _changes_nothing(row, column)
-]
-SUCCESSFUL_WRITES = [
-    pytest.param(row, column, id=f"{row.name}-{column}")
-    for row in ROWS
-    for column in COLUMNS
-    if not _changes_nothing(row, column)
-]
+READS_AND_REFUSALS, SUCCESSFUL_WRITES = cells(ROWS, COLUMNS, _changes_nothing)
 
 
 def _call(client: FlaskClient, world: World, row: Row, column: str) -> None:
     response = client.open(
         world.fill(row.path), method=row.method, json=row.body() if row.body else None, headers=PRINCIPALS[column]
     )
-    expected = row.expected()[column]
-    assert response.status_code == expected, f"{row.name} as {column}: {response.get_data(as_text=True)}"
-    if expected >= 400:
-        assert response.mimetype == "application/problem+json"
+    assert_answers(response, row.expected()[column], f"{row.name} as {column}")
 
 
 @pytest.mark.parametrize(("row", "column"), READS_AND_REFUSALS)
@@ -118,15 +103,8 @@ def test_a_permitted_write_succeeds(host: WorldHost, row: Row, column: str) -> N
 
 
 def test_the_matrix_covers_every_route_of_the_service(host: WorldHost) -> None:
-    paths = host.client.get("/openapi.json").get_json()["paths"]
-    documented = {
-        (method.upper(), path)
-        for path, operations in paths.items()
-        for method in operations
-        if path not in OPERATIONS_PATHS and method in {"get", "post", "put", "patch", "delete"}
-    }
     covered = {(row.method, _template(row.path)) for row in ROWS}
-    assert documented == covered
+    assert documented_operations(host.client) == covered
 
 
 def _template(path: str) -> str:

@@ -32,11 +32,10 @@ from tests.integration.leaderboards_world import (
     Unchanged,
     hosted_leaderboards,
 )
+from tests.integration.matrix import assert_answers, cells, documented_operations
 
 pytestmark = pytest.mark.integration
 
-# Health, readiness and metrics are open to everyone (probes and Prometheus carry no token).
-OPERATIONS_PATHS = {"/healthz", "/readyz", "/metrics"}
 COLUMNS = ("anonymous", "learner", "other_learner", "teacher", "other_teacher", "admin", "service")
 
 # A body made for the world and the caller (whose user id the column names).
@@ -108,18 +107,7 @@ def _changes_nothing(row: Row, column: str) -> bool:
     return row.method == "GET" or row.expected()[column] >= 400
 
 
-READS_AND_REFUSALS = [
-    pytest.param(row, column, id=f"{row.name}-{column}")
-    for row in ROWS
-    for column in COLUMNS
-    if _changes_nothing(row, column)
-]
-SUCCESSFUL_WRITES = [
-    pytest.param(row, column, id=f"{row.name}-{column}")
-    for row in ROWS
-    for column in COLUMNS
-    if not _changes_nothing(row, column)
-]
+READS_AND_REFUSALS, SUCCESSFUL_WRITES = cells(ROWS, COLUMNS, _changes_nothing)
 
 
 @pytest.fixture(scope="module")
@@ -141,11 +129,7 @@ def unchanged(board_host: LeaderboardsHost) -> Iterator[Unchanged]:
 def _call(client: Any, world: LeaderboardsWorld, row: Row, column: str) -> Any:
     body = row.body(world, USER_IDS[column]) if row.body else None
     response = client.open(world.fill(row.path), method=row.method, json=body, headers=PRINCIPALS[column])
-    expected = row.expected()[column]
-    assert response.status_code == expected, f"{row.name} as {column}: {response.get_data(as_text=True)}"
-    if expected >= 400:
-        assert response.mimetype == "application/problem+json"
-        assert response.get_json()["status"] == expected
+    assert_answers(response, row.expected()[column], f"{row.name} as {column}")
     return response
 
 
@@ -177,15 +161,8 @@ def test_a_permitted_write_makes_its_entry_in_the_learners_ledger(
 
 
 def test_the_matrix_covers_every_route_of_the_service(board_host: LeaderboardsHost) -> None:
-    paths = board_host.client.get("/openapi.json").get_json()["paths"]
-    documented = {
-        (method.upper(), path)
-        for path, operations in paths.items()
-        for method in operations
-        if path not in OPERATIONS_PATHS and method in {"get", "post", "put", "patch", "delete"}
-    }
     covered = {(row.method, _template(row.path)) for row in ROWS}
-    assert documented == covered
+    assert documented_operations(board_host.client) == covered
 
 
 def _template(path: str) -> str:
