@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import pymongo.errors
+import redis.exceptions
 import structlog
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
@@ -16,6 +18,8 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://connective.dev/problems/"
 
 log = structlog.get_logger(__name__)
+# What a 503 answers when MongoDB or Redis is unreachable: when to try again.
+RETRY_AFTER_SECONDS = 5
 
 
 class Problem(Exception):
@@ -158,6 +162,18 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
         return _from_http_exception(error)
+
+    @app.errorhandler(pymongo.errors.ConnectionFailure)
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(redis.exceptions.TimeoutError)
+    def _unavailable(error: Exception) -> Response:
+        # MongoDB or Redis is down or unreachable (the drivers give up after their timeouts): the request
+        # may succeed in a moment, so say so; nothing was half-done (each write is one atomic document).
+        log.warning("dependency_unavailable", error_type=type(error).__name__)
+        document = problem_document(
+            503, "A service this one depends on is unavailable; try again shortly", kind="unavailable"
+        )
+        return problem_response(document, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
