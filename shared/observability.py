@@ -143,4 +143,4 @@ def metrics_response() -> Response:
         from prometheus_client import REGISTRY  # noqa: PLC0415 - the default registry, single process
 
         registry = REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

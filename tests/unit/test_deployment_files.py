@@ -493,6 +493,8 @@ def test_every_scraped_api_serves_prometheus_metrics(make_settings: SettingsFact
         response = client.get("/metrics")
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
+    # Prometheus's own content type, once: version and charset, each named one time.
+    assert response.headers["Content-Type"].count("charset") == 1, response.headers["Content-Type"]
     families = {family.name for family in text_string_to_metric_families(response.get_data(as_text=True))}
     assert "connective_http_requests" in families
 
