@@ -17,7 +17,13 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.routing import BaseConverter
 
 from shared.auth import TokenVerifier
-from shared.errors import PROBLEM_MEDIA_TYPE, problem_document, problem_response, register_error_handlers
+from shared.errors import (
+    PROBLEM_MEDIA_TYPE,
+    Problem,
+    problem_document,
+    problem_response,
+    register_error_handlers,
+)
 from shared.observability import current_request_id, install_request_tracking, metrics_response
 from shared.runtime import Runtime
 from shared.schemas import ID_PATTERN
@@ -26,6 +32,20 @@ from shared.worker import PeriodicTask, start_inline_worker
 
 SWAGGER_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
 log = structlog.get_logger(__name__)
+
+
+def _refuse_bodies_that_are_not_json() -> None:
+    """Refuse a write whose body is not JSON (415) before any view reads it.
+
+    Left to the parser, a `text/plain` body would be read as no body at all: an endpoint whose fields are
+    all optional would then succeed on what the client sent, ignoring it.
+    """
+    if request.method in ("POST", "PUT", "PATCH") and (request.content_length or 0) > 0 and not request.is_json:
+        raise Problem(
+            415,
+            f"Send the body as JSON (Content-Type: application/json), not {request.mimetype or 'no type'}",
+            kind="unsupported-media-type",
+        )
 
 
 class QueryCachingParser(FlaskParser):
@@ -252,6 +272,7 @@ def create_service_app(
     # After Api(): our handlers replace smorest's JSON error bodies with problem+json.
     register_error_handlers(app)
     install_request_tracking(app, settings.service)
+    app.before_request(_refuse_bodies_that_are_not_json)
 
     @app.route("/docs/assets/<path:filename>")
     def docs_assets(filename: str) -> Response:
