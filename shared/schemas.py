@@ -18,6 +18,28 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+class JsonBoolean(fields.Boolean):
+    """A JSON body's `true` or `false`, and nothing else: not 1, 0, "yes", "on" or "true".
+
+    marshmallow's Boolean takes any of its truthy values, and Python's `1 == True` lets 1 and 0 through
+    even a `truthy={True}`; a client sending them has a bug the API should name.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class QueryBoolean(fields.Boolean):
+    """A query string's `true` or `false`, spelled so (not 1, 0, yes, no, on or off)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if value not in ("true", "false") or not isinstance(value, str):
+            raise self.make_error("invalid")
+        return value == "true"
+
+
 def Name(**kwargs: Any) -> fields.String:  # noqa: N802 - a field factory reads like a field class
     """A short identifier-like string: tags, cohort ids (letters, digits, space . _ : -)."""
     return fields.String(

@@ -82,6 +82,8 @@ ENDPOINTS = (
             "points as fraction": ({"points": 2.5}, 422, {"points"}),
             "points as boolean": ({"points": True}, 422, {"points"}),
             "negative points": ({"points": -1}, 422, {"points"}),
+            "blind as a number": ({"review": {"blind": 1}}, 422, {"review.blind"}),
+            "blind as yes": ({"review": {"blind": "yes"}}, 422, {"review.blind"}),
             "points of a rule a challenge cannot set": (
                 {"rule_points": {"review.nonsense": 5}},
                 422,

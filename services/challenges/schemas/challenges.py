@@ -8,7 +8,17 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.challenges.domain.challenges import MAX_PREREQUISITES, ChallengeKind, ChallengeSort, ChallengeStatus
 from shared.contracts.vocabulary import CHALLENGE_RULES, MAX_CHALLENGE_RULE_POINTS
-from shared.schemas import Name, ObjectId, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
+from shared.schemas import (
+    JsonBoolean,
+    Name,
+    ObjectId,
+    PageQuerySchema,
+    QueryBoolean,
+    StrictSchema,
+    Text,
+    page_schema,
+    unique_items,
+)
 
 MAX_TAGS = 20
 MAX_COHORTS = 50
@@ -28,7 +38,7 @@ class ReviewSettingsSchema(StrictSchema):
 
     reviewers_per_submission = fields.Integer(strict=True, load_default=3, validate=validate.Range(min=1, max=10))
     due_hours = fields.Integer(strict=True, load_default=72, validate=validate.Range(min=1, max=24 * 60))
-    blind = fields.Boolean(load_default=True)
+    blind = JsonBoolean(load_default=True)
 
 
 class ChallengeCreateSchema(StrictSchema):
@@ -149,7 +159,7 @@ class ChallengeListQuerySchema(PageQuerySchema):
         load_default=None,
         metadata={"description": "Challenges this cohort may take part in (its own and those open to all)"},
     )
-    open = fields.Boolean(
+    open = QueryBoolean(
         load_default=None,
         metadata={"description": "true: only challenges open right now; false: only those that are not"},
     )

@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.challenges.domain.resources import DecidedBy, FlagReason, FreshnessState, ResourceSort
 from services.challenges.domain.revisions import REVISABLE_FIELDS, RevisionStatus
-from shared.schemas import Name, ObjectId, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
+from shared.schemas import Name, ObjectId, PageQuerySchema, QueryBoolean, StrictSchema, Text, page_schema, unique_items
 
 MAX_TAGS = 20
 MAX_SOURCES = 10
@@ -102,11 +102,11 @@ class ResourceListQuerySchema(PageQuerySchema):
         validate=validate.Length(min=1, max=MAX_QUERY_TEXT),
         metadata={"description": "Text found in the title or summary (case-insensitive, literal)", "example": "pluto"},
     )
-    stale = fields.Boolean(
+    stale = QueryBoolean(
         load_default=None,
         metadata={"description": "true: only resources due for a check (`review_by` passed); false: only fresh ones"},
     )
-    flagged = fields.Boolean(
+    flagged = QueryBoolean(
         load_default=None, metadata={"description": "true: only resources with open flags; false: only those without"}
     )
     flag = fields.Enum(

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from services.peer_review.domain.reviews import COMMENT_MAX_LENGTH, TargetStatus
 from shared.contracts.vocabulary import TargetKind, Verdict
-from shared.schemas import StrictSchema, Text
+from shared.schemas import JsonBoolean, StrictSchema, Text
 
 REVIEW_EXAMPLE = {
     "id": "6b02e48625231e1d5301a2e1",
@@ -130,10 +130,7 @@ class OverrideCreateSchema(StrictSchema):
         metadata={"example": {"Accuracy": 5}},
     )
     verdict = fields.Enum(Verdict, by_value=True, load_default=None)
-    close_review = fields.Boolean(
-        # JSON true or false only: not 1, "yes" or "true".
-        truthy={True},
-        falsy={False},
+    close_review = JsonBoolean(
         load_default=False,
         metadata={"description": "Submissions: grade now on the reviews in, instead of binding scores"},
     )
