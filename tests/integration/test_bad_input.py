@@ -23,6 +23,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.factories import challenge_body, resource_body, revision_body, submission_body
+from tests.integration.bad_requests import MISSING, request_kwargs
 from tests.integration.world import (
     LEARNER,
     OTHER_COHORT,
@@ -38,8 +39,6 @@ pytestmark = pytest.mark.integration
 SOON = datetime.now(UTC) + timedelta(days=3)
 HUGE = "x" * (1024 * 1024 + 1)
 NOT_FOUND_IDS = ("0" * 24, "zzzzzzzzzzzzzzzzzzzzzzzz", "123", "6b02e486%24gt")
-# A value in a case's changes that removes the field from the valid body.
-MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -278,13 +277,9 @@ def _fill(world: World, value: Any) -> Any:
 
 def _bad_request(endpoint: WriteEndpoint, world: World, bad: dict[str, Any]) -> dict[str, Any]:
     """Return the keyword arguments of `client.open` that send this bad request."""
-    assert endpoint.body is not None
-    if "data" in bad:
-        return {"data": bad["data"], "content_type": "application/json"}
-    if "body" in bad:
-        return {"json": bad["body"](endpoint.body())}
-    body = {**endpoint.body(), **_fill(world, bad["changes"])}
-    return {"json": {name: value for name, value in body.items() if value is not MISSING}}
+    body = endpoint.body
+    assert body is not None
+    return request_kwargs(body, bad, lambda changes: _fill(world, changes))
 
 
 @pytest.mark.parametrize("endpoint", [pytest.param(endpoint, id=endpoint.name) for endpoint in ENDPOINTS])

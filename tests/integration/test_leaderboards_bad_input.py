@@ -30,6 +30,7 @@ from flask.testing import FlaskClient
 
 from devstack.servers import RedisServer
 from services.leaderboards.domain.boards import MAX_MEMBERS, Window, window_periods
+from tests.integration.bad_requests import MISSING, refused, request_kwargs
 from tests.integration.leaderboards_world import (
     ADMIN,
     LEARNER,
@@ -44,8 +45,6 @@ pytestmark = pytest.mark.integration
 
 HUGE = "x" * (1024 * 1024 + 1)
 INJECTION = {"$gt": ""}
-# A value in a case's changes that removes the field from the valid body.
-MISSING = object()
 
 Body = Callable[[LeaderboardsWorld], dict[str, Any]]
 # (bad values merged into the valid body, expected status, exactly the fields `errors` names)
@@ -377,23 +376,7 @@ def _send(client: FlaskClient, endpoint: WriteEndpoint, **request: Any) -> Any:
 
 
 def _bad_request(endpoint: WriteEndpoint, world: LeaderboardsWorld, bad: dict[str, Any]) -> dict[str, Any]:
-    """Return the keyword arguments of `client.post` that send this bad request."""
-    if "data" in bad:
-        return {"data": bad["data"], "content_type": "application/json"}
-    if "body" in bad:
-        return {"json": bad["body"](endpoint.body(world))}
-    body = {**endpoint.body(world), **bad["changes"]}
-    return {"json": {name: value for name, value in body.items() if value is not MISSING}}
-
-
-def _refused(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    problem: dict[str, Any] = response.get_json()
-    assert problem["status"] == status
-    assert problem["detail"]
-    assert problem["title"]
-    return problem
+    return request_kwargs(lambda: endpoint.body(world), bad)
 
 
 @pytest.mark.parametrize("endpoint", [pytest.param(endpoint, id=endpoint.name) for endpoint in ENDPOINTS])
@@ -408,7 +391,7 @@ def test_bad_body_is_refused_and_changes_nothing(
     unchanged: Unchanged, endpoint: WriteEndpoint, bad: dict[str, Any]
 ) -> None:
     response = _send(unchanged.client, endpoint, **_bad_request(endpoint, unchanged.world, bad))
-    problem = _refused(response, bad["status"])
+    problem = refused(response, bad["status"])
     if bad["fields"]:
         assert set(problem["errors"]) == bad["fields"], problem
     unchanged.assert_unchanged()
@@ -418,7 +401,7 @@ def test_bad_body_is_refused_and_changes_nothing(
 def test_a_bad_idempotency_key_is_refused_naming_the_header_and_changes_nothing(unchanged: Unchanged, key: str) -> None:
     endpoint = ENDPOINTS[0]
     response = _send(unchanged.client, endpoint, json=endpoint.body(unchanged.world), headers={"Idempotency-Key": key})
-    assert set(_refused(response, 422)["errors"]) == {"Idempotency-Key"}
+    assert set(refused(response, 422)["errors"]) == {"Idempotency-Key"}
     unchanged.assert_unchanged()
 
 
@@ -438,7 +421,7 @@ def test_a_bad_query_parameter_is_refused_naming_it_and_changes_nothing(
     query = {**endpoint.query, **changes}
     query = {name: value for name, value in query.items() if value is not MISSING}
     response = unchanged.client.get(endpoint.path, query_string=query, headers=endpoint.headers)
-    assert set(_refused(response, 422)["errors"]) == names
+    assert set(refused(response, 422)["errors"]) == names
     unchanged.assert_unchanged()
 
 
@@ -447,17 +430,17 @@ def test_a_period_that_is_not_kept_is_not_found_and_changes_nothing(
     unchanged: Unchanged, path: str, query: dict[str, str]
 ) -> None:
     response = unchanged.client.get(path, query_string=query, headers=LEARNER)
-    _refused(response, 404)
+    refused(response, 404)
     unchanged.assert_unchanged()
 
 
 @pytest.mark.parametrize("path", BOARD_CASES)
 def test_a_board_that_cannot_exist_is_not_found_and_changes_nothing(unchanged: Unchanged, path: str) -> None:
-    _refused(unchanged.client.get(path, headers=LEARNER), 404)
+    refused(unchanged.client.get(path, headers=LEARNER), 404)
     unchanged.assert_unchanged()
 
 
 @pytest.mark.parametrize("path", OTHER_NOT_FOUND)
 def test_a_path_naming_nobody_on_a_board_is_not_found_and_changes_nothing(unchanged: Unchanged, path: str) -> None:
-    _refused(unchanged.client.get(path, headers=ADMIN), 404)
+    refused(unchanged.client.get(path, headers=ADMIN), 404)
     unchanged.assert_unchanged()

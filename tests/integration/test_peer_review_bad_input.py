@@ -24,6 +24,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from devstack.servers import RedisServer
+from tests.integration.bad_requests import MISSING, refused, request_kwargs
 from tests.integration.peer_review_world import (
     ADMIN,
     AUTHOR,
@@ -44,8 +45,6 @@ pytestmark = pytest.mark.integration
 HUGE = "x" * (1024 * 1024 + 1)
 NOT_FOUND_IDS = ("0" * 24, "zzzzzzzzzzzzzzzzzzzzzzzz", "123", "6b02e486%24gt", "6B02E48625231E1D5301A2B7")
 INJECTION = {"$gt": ""}
-# A value in a case's changes that removes the field from the valid body.
-MISSING = object()
 
 Body = Callable[[PeerReviewWorld], dict[str, Any]]
 Case = tuple[dict[str, Any], int, set[str]]
@@ -379,23 +378,7 @@ def _send(client: FlaskClient, endpoint: WriteEndpoint, world: PeerReviewWorld, 
 
 
 def _bad_request(endpoint: WriteEndpoint, world: PeerReviewWorld, bad: dict[str, Any]) -> dict[str, Any]:
-    """Return the keyword arguments of `client.open` that send this bad request."""
-    if "data" in bad:
-        return {"data": bad["data"], "content_type": "application/json"}
-    if "body" in bad:
-        return {"json": bad["body"](endpoint.body(world))}
-    body = {**endpoint.body(world), **bad["changes"]}
-    return {"json": {name: value for name, value in body.items() if value is not MISSING}}
-
-
-def _refused(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    problem: dict[str, Any] = response.get_json()
-    assert problem["status"] == status
-    assert problem["detail"]
-    assert problem["title"]
-    return problem
+    return request_kwargs(lambda: endpoint.body(world), bad)
 
 
 @pytest.mark.parametrize("endpoint", [pytest.param(endpoint, id=endpoint.name) for endpoint in ENDPOINTS])
@@ -411,7 +394,7 @@ def test_bad_body_is_refused_and_changes_nothing(
 ) -> None:
     world = unchanged.world
     response = _send(unchanged.client, endpoint, world, **_bad_request(endpoint, world, bad))
-    problem = _refused(response, bad["status"])
+    problem = refused(response, bad["status"])
     if bad.get("fields"):
         assert set(problem["errors"]) == bad["fields"], problem
     if bad.get("prefixed"):
@@ -437,7 +420,7 @@ def test_a_bad_query_parameter_is_refused_naming_it_and_changes_nothing(
     query = {**endpoint.query(unchanged.world), **changes}
     query = {name: value for name, value in query.items() if value is not MISSING}
     response = unchanged.client.get(endpoint.path, query_string=query, headers=endpoint.headers)
-    assert set(_refused(response, 422)["errors"]) == names
+    assert set(refused(response, 422)["errors"]) == names
     unchanged.assert_unchanged()
 
 
@@ -446,7 +429,7 @@ def test_an_unknown_or_malformed_id_is_not_found_and_changes_nothing(
     unchanged: Unchanged, method: str, path: str, headers: dict[str, str], body: Body | None
 ) -> None:
     response = unchanged.client.open(path, method=method, json=body(unchanged.world) if body else None, headers=headers)
-    _refused(response, 404)
+    refused(response, 404)
     unchanged.assert_unchanged()
 
 
@@ -455,7 +438,7 @@ def test_a_path_naming_nothing_under_review_is_not_found_and_changes_nothing(
     unchanged: Unchanged, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     response = unchanged.client.open(unchanged.world.fill(path), method=method, json=body, headers=ADMIN)
-    _refused(response, 404)
+    refused(response, 404)
     unchanged.assert_unchanged()
 
 
