@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,6 +53,8 @@ pytestmark = pytest.mark.e2e
 
 COMMENT = "Clear, and the sources are good; say where the oxygen goes."
 LATE_BY_SECONDS = 2 * 3600  # past the challenge's one-hour review window
+# The gateway's access logs, when the story runs through one.
+GATEWAY_LOGS: list[Path] = []
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +67,7 @@ def story(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     port = free_port()
     upstreams = {spec.name: int(stack.urls[spec.name].rsplit(":", 1)[1]) for spec in SERVICES}
     wrapper = local_gateway_config(tmp_path_factory.mktemp("gateway"), port, upstreams)
+    GATEWAY_LOGS.append(wrapper.parent / "access.log")
     process = subprocess.Popen(nginx_command(nginx, wrapper), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 10
@@ -378,6 +382,22 @@ def assert_every_board_is_the_ledger_before_and_after_a_rebuild(
     assert again == boards
 
 
+def assert_the_logs_carry_ids_never_tokens_or_content(stack: Stack, story: Class) -> None:
+    """Every log line of the run (APIs, workers, the gateway) names ids; no token, no learner's words."""
+    # The classroom screen carries its token in the URL: open it (through the gateway) before reading the logs.
+    minted = call("POST", story.url("leaderboards", "/leaderboards/global/view-tokens"), teacher(story.teacher_id), 201)
+    screen = requests.get(story.url("leaderboards", minted["view_path"]), timeout=10)
+    assert screen.status_code == 200
+    logs = {name: process.read_log() for name, process in stack.processes.items()}
+    logs.update({str(path): path.read_text() for path in GATEWAY_LOGS if path.exists()})
+    assert any(story.submission_of[story.a1.user_id] in text for text in logs.values()), "the ids are logged"
+    words = [COMMENT, "Leaves turn light into sugar", "The IAU resolution says so", "Pluto has been a dwarf planet"]
+    for name, text in logs.items():
+        assert "Bearer " not in text and "eyJ" not in text and minted["token"] not in text, f"{name} logs a token"
+        for said in words:
+            assert said not in text, f"{name} logs what a learner wrote: {said!r}"
+
+
 def test_a_class_from_the_first_share_to_the_last_point(story: Stack, stack: Stack) -> None:
     played = Class(story)
     a_teacher_publishes_two_challenges(played)
@@ -391,6 +411,7 @@ def test_a_class_from_the_first_share_to_the_last_point(story: Stack, stack: Sta
     assert_every_entry_is_traced_to_its_rule(played, ledgers)
     assert_each_action_earned_what_it_should(played, ledgers)
     assert_every_board_is_the_ledger_before_and_after_a_rebuild(played, stack, ledgers)
+    assert_the_logs_carry_ids_never_tokens_or_content(stack, played)
     # The badges the story earned: a first share each for the three sharers, Pluto for b3's update.
     sharers = {played.a1.user_id, played.b1.user_id, played.a2.user_id}
     assert all("first-share" in badges_of(story, user) for user in sharers)
