@@ -275,18 +275,6 @@ def test_an_objects_entries_are_one_users_of_one_rule_reversals_included(storage
     assert storage.ledger.of_object("carol", "submission.graded", "s1") == []
 
 
-def test_a_users_entries_read_oldest_first_of_the_rules_asked_for(storage: Storage) -> None:
-    late = entry("alice", event="late", minutes=30)
-    early = entry("alice", event="early", minutes=-30, rule="review.submitted")
-    # Equal times read in key order.
-    tied_b, tied_a = entry("alice", event="tie-b"), entry("alice", event="tie-a")
-    storage.ledger.append(dated(late, early, tied_b, tied_a, entry("bob", event="bob")))
-    assert storage.ledger.of_users(["alice"]) == [early, tied_a, tied_b, late]
-    assert storage.ledger.of_users(["alice", "bob"], ["review.submitted"]) == [early]
-    assert storage.ledger.of_users(["alice"], []) == []
-    assert storage.ledger.of_users([]) == []
-
-
 def test_the_whole_ledger_reads_oldest_first_in_batches(storage: Storage) -> None:
     entries = [entry(f"user-{index}", minutes=-index) for index in range(5)]
     storage.ledger.append(dated(*entries))

@@ -3,20 +3,18 @@
 A badge counts a learner's standing entries of one rule (never reversals, nor entries a reversal took
 back), optionally only those an adjustment applied to, or the distinct objects with enough entries, or
 the distinct labels, or requires a mean; or counts consecutive active days (a streak). A tiered badge has
-several thresholds; each tier is earned once, with the entries that earned it as its evidence.
+several thresholds; each tier is earned once, with the entries that earned it as its evidence. The counts
+are kept as entries arrive (domain/counters.py); this module defines badges, levels and streaks.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from services.leaderboards.domain.ledger import LedgerEntry
-from services.leaderboards.domain.rules import InvalidRules, local_day
+from services.leaderboards.domain.rules import InvalidRules
 
 # Evidence kept per badge: enough to explain it, bounded so a badge document stays small.
 MAX_EVIDENCE = 50
@@ -124,77 +122,6 @@ def load_badges(entries: Sequence[Mapping[str, Any]]) -> tuple[BadgeDefinition, 
             raise InvalidRules(f"badge {name}: count a rule's entries, or a streak, one of the two")
         badges.append(badge)
     return tuple(badges)
-
-
-def standing_entries(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
-    """Return the entries that stand: no reversals, and none a reversal took back."""
-    reversed_keys = {entry.reverses for entry in entries if entry.reverses}
-    return [entry for entry in entries if entry.reverses is None and entry.key not in reversed_keys]
-
-
-def progress(
-    definition: BadgeDefinition,
-    entries: Sequence[LedgerEntry],
-    zone: ZoneInfo,
-    days: Iterable[date] | None = None,
-) -> BadgeProgress:
-    """Return a learner's progress on a badge from their ledger (oldest entries first) or active days.
-
-    A streak counts `days` when given (the days a learner earned points on, as recorded), else the days of
-    the entries; its evidence is the days, the other badges' evidence the keys of the entries counted.
-    """
-    if definition.streak:
-        streak_days = set(days) if days is not None else set(active_days(standing_entries(entries), zone))
-        run = longest_run(streak_days)
-        value, evidence_keys = len(run), [day.isoformat() for day in run]
-    else:
-        value, counted = _counted(definition, standing_entries(entries))
-        evidence_keys = [entry.key for entry in counted]
-    earned = tuple(threshold for threshold in definition.thresholds if value >= threshold)
-    # A tier's evidence is what earned it: the first `threshold` items (at most MAX_EVIDENCE).
-    evidence = {threshold: tuple(evidence_keys[: min(threshold, MAX_EVIDENCE)]) for threshold in earned}
-    upcoming = next((threshold for threshold in definition.thresholds if threshold > value), None)
-    return BadgeProgress(definition, value, earned, evidence, upcoming)
-
-
-def _counted(definition: BadgeDefinition, standing: Sequence[LedgerEntry]) -> tuple[int, list[LedgerEntry]]:
-    mine = [entry for entry in standing if entry.rule == definition.rule]
-    if definition.adjustment is not None:
-        mine = [entry for entry in mine if definition.adjustment in entry.adjustments]
-    if definition.mean_points_at_least is not None and mine:
-        mean = sum(entry.points for entry in mine) / len(mine)
-        if mean < definition.mean_points_at_least:
-            return 0, []
-    if definition.objects_with_at_least is not None:
-        per_object = Counter(entry.object_id for entry in mine if entry.object_id)
-        qualifying = {object_id for object_id, count in per_object.items() if count >= definition.objects_with_at_least}
-        # The evidence names each object counted, by the entry that made it qualify.
-        reached: dict[str, LedgerEntry] = {}
-        seen: Counter[str] = Counter()
-        for entry in mine:
-            if entry.object_id in qualifying:
-                seen[entry.object_id] += 1
-                if seen[entry.object_id] == definition.objects_with_at_least:
-                    reached[entry.object_id] = entry
-        ordered = sorted(reached.values(), key=lambda entry: (entry.occurred_at, entry.key))
-        return len(qualifying), ordered
-    if definition.distinct_labels:
-        labels: dict[str, LedgerEntry] = {}
-        for entry in mine:
-            for label in entry.labels:
-                labels.setdefault(label, entry)
-        # One entry may bring two labels (an author of two cohorts): it is evidence once.
-        return len(labels), list({entry.key: entry for entry in labels.values()}.values())
-    return len(mine), mine
-
-
-def active_days(entries: Sequence[LedgerEntry], zone: ZoneInfo) -> dict[date, LedgerEntry]:
-    """Return the days (in the deployment's time zone) a learner earned points, with the first entry of each."""
-    days: dict[date, LedgerEntry] = {}
-    for entry in entries:
-        if entry.points > 0 and entry.reverses is None:
-            days.setdefault(local_day(entry.occurred_at, zone), entry)
-    return days
 
 
 def longest_run(days: Iterable[date]) -> list[date]:

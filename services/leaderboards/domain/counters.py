@@ -10,8 +10,8 @@ them). Each entry yields counter operations, applied once with the entry (behind
 - `cross`: add `delta` to a field and, when the field reaches `threshold` (or falls below it), add one to
   (or take one from) the total's field, and keep (or drop) `member` as evidence.
 
-`usage_from` and `badge_values` read them back. Tests check both against the ledger itself
-(`Usage.count`, `badges.progress`).
+`usage_from` and `badge_value` read them back; a rebuild from the ledger must give them back exactly
+(tests/unit/test_leaderboard_rebuild.py).
 """
 
 from __future__ import annotations

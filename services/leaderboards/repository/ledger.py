@@ -108,16 +108,6 @@ class LedgerRepository(Repository):
         )
         return [_entry(document) for document in cursor]
 
-    def of_users(self, user_ids: Sequence[str], rules: Sequence[str] | None = None) -> list[LedgerEntry]:
-        """Return these users' entries (of these rules only, if given), oldest first (badges count them)."""
-        if not user_ids:
-            return []
-        filters: dict[str, Any] = {"user_id": {"$in": list(user_ids)}}
-        if rules is not None:
-            filters["rule"] = {"$in": list(rules)}
-        cursor = self.documents.find(filters).sort([("occurred_at", ASCENDING), ("_id", ASCENDING)])
-        return [_entry(document) for document in cursor]
-
     def everything(self, batch: int = 1000) -> Iterator[list[LedgerEntry]]:
         """Yield the whole ledger in batches, oldest first (for a rebuild)."""
         order = [("created_at", ASCENDING), ("position", ASCENDING), ("_id", ASCENDING)]

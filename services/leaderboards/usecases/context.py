@@ -51,10 +51,6 @@ class Ledger(Protocol):
 
     def page_for(self, user_id: str, *, limit: int, offset: int) -> list[LedgerEntry]: ...
 
-    def of_users(self, user_ids: Sequence[str], rules: Sequence[str] | None = None) -> list[LedgerEntry]:
-        """Return these users' entries (of these rules), oldest first."""
-        ...
-
     def everything(self, batch: int = 1000) -> Iterable[list[LedgerEntry]]: ...
 
 
