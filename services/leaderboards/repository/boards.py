@@ -558,14 +558,7 @@ class RedisBoards:
 
     def processed(self, event_ids: Sequence[str]) -> set[str]:
         """Return which of these events were processed (their entries recorded, on the boards, with badges)."""
-        wanted = list(dict.fromkeys(event_ids))
-        if not wanted:
-            return set()
-        with self.connection.pipeline(transaction=False) as pipeline:
-            for event_id in wanted:
-                pipeline.exists(processed_marker(event_id))
-            results = pipeline.execute()
-        return {event_id for event_id, found in zip(wanted, results, strict=True) if found}
+        return self._marked(event_ids, processed_marker)
 
     def mark_processed(self, event_ids: Sequence[str]) -> None:
         """Record that these events are processed (kept as long as the entries' markers)."""
@@ -578,14 +571,15 @@ class RedisBoards:
 
     def published(self, message_keys: Sequence[str]) -> set[str]:
         """Return which of these messages (badge tiers) were published already."""
-        wanted = list(dict.fromkeys(message_keys))
+        return self._marked(message_keys, published_marker)
+
+    def _marked(self, names: Sequence[str], marker: Callable[[str], str]) -> set[str]:
+        """Return which of these names have their marker set (one MGET)."""
+        wanted = list(dict.fromkeys(names))
         if not wanted:
             return set()
-        with self.connection.pipeline(transaction=False) as pipeline:
-            for key in wanted:
-                pipeline.exists(published_marker(key))
-            results = pipeline.execute()
-        return {key for key, found in zip(wanted, results, strict=True) if found}
+        found = self.connection.mget([marker(name) for name in wanted])
+        return {name for name, value in zip(wanted, found, strict=True) if value is not None}
 
     def latest_announcement(self) -> str:
         """Return the id of the stream's newest message ("0-0" for an empty stream)."""
