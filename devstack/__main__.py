@@ -30,7 +30,7 @@ from devstack.servers import (
     free_port,
     port_is_free,
 )
-from devstack.topology import SERVICES, ServiceSpec
+from devstack.topology import DEV_JWT_SECRET, SERVICES, ServiceSpec
 
 HOST = "127.0.0.1"
 RUN_DIR = REPO_ROOT / ".cache" / "run"
@@ -40,7 +40,6 @@ RUN_DIR_VARIABLE = "CONNECTIVE_RUN_DIR"
 GATEWAY_PORT_VARIABLE = "GATEWAY_PORT"
 REDIS_PORT = 6379
 MONGO_PORT = 27017
-DEV_JWT_SECRET = "connective-development-secret-change-me"  # noqa: S105 - a published default, announced at start
 MONGOMOCK_URL = "mongomock://"
 HEALTH_TIMEOUT = 30.0
 LOGIN_HINT = "make token USER=alice ROLE=teacher"

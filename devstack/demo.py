@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 import requests
 from tqdm import tqdm
 
+from devstack.topology import DEV_JWT_SECRET
 from shared.auth import mint_token
 
-DEV_JWT_SECRET = "connective-development-secret-change-me"  # noqa: S105 - make run's published default
 TIMEOUT = 10
 TAG = "demo-class"
 COHORTS = ("demo-7a", "demo-7b")

@@ -25,7 +25,7 @@ from shared.domain import Forbidden
 from shared.ids import new_id
 from tests.builders import NOW, admin, learner
 from tests.fakes.leaderboards import FakeLeaderboards, default_scoring
-from tests.leaderboard_events import endorsed, event, reviewed, shared
+from tests.leaderboard_events import decided, endorsed, event, reviewed, shared
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ADMIN = admin()
@@ -44,20 +44,7 @@ def moments(count: int, *, per_day: int = 10, start: datetime = START) -> Iterat
 
 
 def accepted(proposer: str, at: datetime, *, flagged_outdated: bool = False) -> Event:
-    return event(
-        EventType.RESOURCE_REVISION_ACCEPTED,
-        at,
-        {
-            "revision_id": new_id(),
-            "resource_id": new_id(),
-            "owner_id": "olga",
-            "proposer_id": proposer,
-            "changed_fields": ["summary"],
-            "base_version": 1,
-            "flagged_outdated": flagged_outdated,
-            "decided_by": "owner",
-        },
-    )
+    return decided(True, proposer, decided_by="owner", flagged_outdated=flagged_outdated, at=at)
 
 
 def graded_with_review(reviewer: str, accuracy: float, at: datetime) -> Event:

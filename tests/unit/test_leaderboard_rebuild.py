@@ -26,6 +26,8 @@ from shared.contracts.payloads import load_payload
 from shared.ids import new_id
 from tests.builders import NOW, admin
 from tests.fakes.leaderboards import FakeLeaderboards, default_scoring
+from tests.leaderboard_events import event
+from tests.leaderboard_events import shared as shared_event
 
 ADMIN = admin()
 COHORTS: Mapping[str, Sequence[str]] = {"ann": ["7a"], "ben": ["7a", "7b"], "cat": ["7b"], "dan": []}
@@ -62,25 +64,8 @@ TIGHT = replace(
 # Events as their producers emit them
 
 
-def event(event_type: EventType, at: datetime, data: Mapping[str, Any]) -> Event:
-    return Event(type=event_type, producer="tests", actor_id=None, data=dict(data), occurred_at=at)
-
-
 def shared(owner: str, at: datetime) -> Event:
-    resource_id = new_id()
-    return event(
-        EventType.RESOURCE_SHARED,
-        at,
-        {
-            "resource_id": resource_id,
-            "owner_id": owner,
-            "url": f"https://example.org/{resource_id}",
-            "canonical_url": f"https://example.org/{resource_id}",
-            "title": "Pluto",
-            "cohorts": list(COHORTS[owner]),
-            "tags": ["astronomy"],
-        },
-    )
+    return shared_event(owner, at, COHORTS[owner], tags=["astronomy"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
