@@ -128,6 +128,8 @@ def test_challenges_are_found_by_status_as_of_now_audience_and_openness(storage:
     assert titles(open_to_cohorts=("7a",), sort=ChallengeSort.TITLE) == ["a", "b", "d"]
     assert titles(cohort="7b", sort=ChallengeSort.TITLE) == ["a", "c", "d"]
     assert titles(tag="maths") == ["c"]
+    # A learner asking for drafts asks for no status they may see: nothing matches (and the query is valid).
+    assert titles(statuses=()) == []
     assert titles(kind=ChallengeKind.RESOURCE) == ["a"]
     assert titles(owner_id="teacher-2") == ["d"]
     # Equal ends are ordered by id (creation); challenges without an end come last.

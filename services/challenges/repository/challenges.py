@@ -106,7 +106,9 @@ def _open_filter(now: datetime) -> dict[str, Any]:
 def _filters(query: ChallengeQuery) -> dict[str, Any]:
     clauses: list[dict[str, Any]] = []
     if query.statuses is not None:
-        clauses.append({"$or": [_status_filter(status, query.now) for status in query.statuses]})
+        # No status at all (a learner asking for drafts) matches nothing; MongoDB refuses an empty $or.
+        by_status = [_status_filter(status, query.now) for status in query.statuses]
+        clauses.append({"$or": by_status} if by_status else {"status": {"$in": []}})
     if query.tag is not None:
         clauses.append({"tags": query.tag})
     if query.kind is not None:
