@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from typing import Any
+
+from gunicorn import util
 
 _inline_worker = os.environ.get("INLINE_WORKER", "").lower() in {"1", "true", "yes", "on"}
 
@@ -21,6 +24,26 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 limit_request_line = 8190
 limit_request_fields = 100
+PROBLEM_DETAIL_CHARS = 200
+
+
+def write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """Answer a request gunicorn refuses before the app sees it as problem+json, like every other error.
+
+    A request line over `limit_request_line` (414), too many or too large headers (431) or a malformed
+    request (400) never reaches Flask; gunicorn's own answer would be an HTML page.
+    """
+    document = {"type": "about:blank", "title": reason, "status": status_int, "detail": mesg[:PROBLEM_DETAIL_CHARS]}
+    body = json.dumps(document).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+# Gunicorn's workers call util.write_error for those refusals; this config is read before they fork.
+util.write_error = write_problem
 
 # Prometheus counts must add up over all workers: each worker writes to a shared directory.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -57,6 +57,19 @@ def Text(max_length: int, *, min_length: int = 0, **kwargs: Any) -> fields.Strin
     return fields.String(validate=validate.Length(min=min_length, max=max_length), **kwargs)
 
 
+class Unique(validate.Validator):
+    """Refuses a list whose values repeat (the OpenAPI documents say `uniqueItems: true`)."""
+
+    error = "Values must not repeat"
+
+    def __call__(self, value: Any) -> Any:
+        """Return the list unchanged, or raise a ValidationError naming the rule."""
+        items = list(value or [])
+        if len({repr(item) for item in items}) != len(items):
+            raise ValidationError(self.error)
+        return value
+
+
 class PageQuerySchema(StrictSchema):
     """Pagination of a list endpoint."""
 
@@ -84,14 +97,6 @@ def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
     return type(name, (PageSchema,), {"items": fields.List(fields.Nested(item_schema), required=True)})
 
 
-def unique_items(data: dict[str, Any], *field_names: str) -> None:
-    """Refuse repeated values in these list fields of loaded data."""
-    for name in field_names:
-        values = data.get(name) or []
-        if len(set(values)) != len(values):
-            raise ValidationError("Values must not repeat", name)
-
-
 __all__ = [
     "ID_PATTERN",
     "Name",
@@ -100,6 +105,6 @@ __all__ = [
     "PageSchema",
     "StrictSchema",
     "Text",
+    "Unique",
     "page_schema",
-    "unique_items",
 ]

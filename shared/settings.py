@@ -8,10 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse_many
+
 from shared.registry import SERVICE_NAMES, SERVICES
 from shared.registry import service as service_spec
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The value of RATE_LIMIT_USER or RATE_LIMIT_IP that switches the limit off (an empty value means the default).
+RATE_LIMIT_OFF = "off"
 
 # Every environment variable a service process reads, with its meaning (defaults and readers: docs/architecture.md,
 # Settings). .env.example and docker-compose.yml carry each one; tests/unit/test_deployment_files.py checks this
@@ -37,6 +41,10 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str], ...] = (
     ("REPAIR_INTERVAL_SECONDS", "period of the workers' housekeeping timers, and the age a repair waits for"),
     ("HTTP_TIMEOUT_SECONDS", "read timeout of HTTP calls between services"),
     ("JOB_TIMEOUT_SECONDS", "RQ timeout of each consumer job a producer enqueues"),
+    ("RATE_LIMIT_USER", "writes one user (a token's sub) may send to one API, e.g. 120/minute; off = no limit"),
+    ("RATE_LIMIT_IP", "writes one client address may send to one API, e.g. 600/minute; off = no limit"),
+    ("TRUSTED_PROXIES", "proxies in front of the APIs whose X-Forwarded-For is believed (the gateway: 1); 0 = none"),
+    ("IDEMPOTENCY_TTL_SECONDS", "how long an API keeps the answer to a POST sent with an Idempotency-Key"),
 )
 
 
@@ -95,6 +103,19 @@ class _Reader:
             return False
         raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
+    def rate(self, name: str, default: str) -> str | None:
+        """Read a rate limit such as `120/minute` (several with `;`); `off` switches it off (None)."""
+        raw = self.text(name, default) or default
+        if raw.lower() == RATE_LIMIT_OFF:
+            return None
+        try:
+            rates = parse_many(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a rate such as 120/minute, or off; got {raw!r}") from None
+        if any(rate.amount < 1 for rate in rates):
+            raise ConfigError(f"{name} must allow at least 1 request (off switches the limit off), got {raw!r}")
+        return raw
+
 
 def _read_public_key(value: str) -> str:
     """Accept a PEM key inline or a path to a PEM file."""
@@ -130,6 +151,12 @@ class Settings:
     repair_interval_seconds: float = 15.0
     http_timeout_seconds: float = 3.0
     job_timeout_seconds: int = 30
+    # Writes per user and per client address (limits' notation; None: no limit), and the proxies trusted to
+    # name the client's address.
+    rate_limit_user: str | None = "120/minute"
+    rate_limit_ip: str | None = "600/minute"
+    trusted_proxies: int = 0
+    idempotency_ttl_seconds: int = 86_400
 
     @property
     def database_name(self) -> str:
@@ -209,4 +236,8 @@ class Settings:
             repair_interval_seconds=read.number("REPAIR_INTERVAL_SECONDS", 15.0),
             http_timeout_seconds=read.number("HTTP_TIMEOUT_SECONDS", 3.0),
             job_timeout_seconds=read.integer("JOB_TIMEOUT_SECONDS", 30, minimum=1),
+            rate_limit_user=read.rate("RATE_LIMIT_USER", "120/minute"),
+            rate_limit_ip=read.rate("RATE_LIMIT_IP", "600/minute"),
+            trusted_proxies=read.integer("TRUSTED_PROXIES", 0),
+            idempotency_ttl_seconds=read.integer("IDEMPOTENCY_TTL_SECONDS", 86_400, minimum=60),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -13,7 +14,8 @@ from flask import Flask, Response, current_app, request, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
-from webargs.flaskparser import FlaskParser
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import BaseConverter
 
 from shared.auth import TokenVerifier
@@ -24,7 +26,12 @@ from shared.errors import (
     problem_response,
     register_error_handlers,
 )
+from shared.idempotency import install_idempotency
+from shared.jsonbody import parse_body
+from shared.limits import install_rate_limits
 from shared.observability import current_request_id, install_request_tracking, metrics_response
+from shared.openapi import ServicePlugin, add_links
+from shared.openapi import install as install_openapi_rules
 from shared.runtime import Runtime
 from shared.schemas import ID_PATTERN
 from shared.settings import Settings
@@ -61,6 +68,12 @@ class QueryCachingParser(FlaskParser):
     def __init__(self) -> None:
         super().__init__()
         self._parsed: dict[tuple[int, bytes], dict[str, Any]] = {}
+
+    def _raw_load_json(self, req: Any) -> Any:
+        """Return the request's JSON body read strictly (shared/jsonbody.py), or missing if it is not JSON."""
+        if not is_json_request(req):
+            return missing
+        return parse_body(req.get_data(cache=True))
 
     def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kwargs: Any) -> Any:
         """Return the parsed arguments, from the cache for a query string seen before."""
@@ -225,6 +238,24 @@ class ServiceApi:
     blueprints: Sequence[Blueprint]
     problem_schema: type[ProblemSchema] = ProblemSchema
     version: str = "1.0.0"
+    # (METHOD, path template) -> the stable camelCase operationId front-ends generate functions from.
+    operation_ids: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
+class ServiceSmorestApi(Api):
+    """flask-smorest's Api with problem+json as the content type of the error responses it documents itself.
+
+    flask-smorest documents its default error response (the one for statuses no view lists) as
+    application/json; every error a service answers is application/problem+json.
+    """
+
+    def _register_responses(self) -> None:
+        super()._register_responses()
+        for name in ("DEFAULT_ERROR", *(status.name for status in HTTPStatus)):
+            response = self.spec.components.responses_lazy.get(name) or self.spec.components.responses.get(name)
+            if response and "content" in response:
+                (media,) = response["content"].values()
+                response["content"] = {PROBLEM_MEDIA_TYPE: media}
 
 
 def create_service_app(
@@ -267,12 +298,17 @@ def create_service_app(
     )
     app.url_map.converters["objectid"] = ObjectIdConverter
     # flask-smorest documents every error with the API class's ERROR_SCHEMA: the service's problem schema.
-    api = type("ServiceSmorestApi", (Api,), {"ERROR_SCHEMA": api_spec.problem_schema})(app)
+    api = type("ServiceSmorestApi", (ServiceSmorestApi,), {"ERROR_SCHEMA": api_spec.problem_schema})(
+        app, spec_kwargs={"flask_plugin": ServicePlugin(api_spec.operation_ids, api_spec.problem_schema)}
+    )
+    install_openapi_rules(api)
     api.register_converter(ObjectIdConverter, lambda _converter: OBJECT_ID_SCHEMA)
     # After Api(): our handlers replace smorest's JSON error bodies with problem+json.
     register_error_handlers(app)
     install_request_tracking(app, settings.service)
+    install_rate_limits(app, api, settings)
     app.before_request(_refuse_bodies_that_are_not_json)
+    install_idempotency(app, api, settings, runtime.redis)
 
     @app.route("/docs/assets/<path:filename>")
     def docs_assets(filename: str) -> Response:
@@ -281,6 +317,7 @@ def create_service_app(
     api.register_blueprint(_operations_blueprint(settings.service))
     for blueprint in api_spec.blueprints:
         api.register_blueprint(blueprint)
+    add_links(api.spec)
     app.extensions["connective_api"] = api
     if settings.inline_worker:
         start_inline_worker(
@@ -292,7 +329,7 @@ def create_service_app(
 # What each documented error status means, and the example detail a service may replace with its own words.
 ERROR_STATUSES: Mapping[int, tuple[str, str]] = {
     400: ("Malformed request (e.g. invalid JSON)", "The body is not valid JSON"),
-    401: ("No valid bearer token", "A bearer token is required (Authorization: Bearer <JWT>)"),
+    401: ("No valid bearer token", "A bearer token is required (Authorization: Bearer <token>)"),
     403: ("The caller lacks the role or ownership this needs", "This action needs one of these roles: teacher"),
     404: ("No such object, or not visible to the caller", "No object with id 6b02e48625231e1d5301a2b7"),
     409: ("Conflicts with the current state (duplicate, wrong status)", "The object changed meanwhile"),

@@ -14,7 +14,7 @@ import redis
 from devstack.servers import FerretDBServer, RedisServer, ServerUnavailable, ensure_ferretdb
 from shared.mongo import forget_in_process_stores
 from shared.settings import Settings
-from tests.factories import SECRET
+from tests.factories import NO_RATE_LIMITS, SECRET
 
 SettingsFactory = Callable[..., Settings]
 
@@ -80,6 +80,7 @@ def make_settings(redis_url: str, database_prefix: str) -> Iterator[SettingsFact
             "REDIS_URL": redis_url,
             "JWT_SECRET": SECRET,
             "MONGO_DB_PREFIX": database_prefix,
+            **NO_RATE_LIMITS,
         }
         environ.update({name.upper(): str(value) for name, value in overrides.items()})
         return Settings.from_env(service, environ)

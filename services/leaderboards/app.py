@@ -20,6 +20,19 @@ API = ServiceApi(
     title="Connective: leaderboards",
     description=DESCRIPTION,
     blueprints=(leaderboards,),
+    operation_ids={
+        ("GET", "/leaderboards/{board}"): "getLeaderboard",
+        ("GET", "/leaderboards/{board}/users/{user_id}"): "getStanding",
+        ("GET", "/leaderboards/{board}/members"): "getMembers",
+        ("GET", "/users/{user_id}/points"): "getUserPoints",
+        ("GET", "/users/{user_id}/badges"): "getUserBadges",
+        ("GET", "/rules"): "getRules",
+        ("POST", "/awards"): "createAward",
+        ("POST", "/awards/reversals"): "reverseAward",
+        ("POST", "/leaderboards/{board}/view-tokens"): "createViewToken",
+        ("GET", "/leaderboards/{board}/view"): "getClassroomView",
+        ("GET", "/leaderboards/{board}/stream"): "streamLeaderboard",
+    },
 )
 
 

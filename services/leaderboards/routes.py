@@ -40,9 +40,8 @@ from services.leaderboards.schemas import (
 )
 from services.leaderboards.usecases import awarding, reading, viewing
 from services.leaderboards.usecases.context import Context, Scoring
-from shared.auth import authenticate, requires
+from shared.auth import authenticate, requires, unauthorized
 from shared.contracts.auth import Role
-from shared.errors import Problem
 from shared.schemas import PageQuerySchema
 from shared.web import ErrorDocs, ServiceBlueprint, use_case_context
 
@@ -372,8 +371,9 @@ class Awards(MethodView):
         """Award (or deduct, with negative points) points by hand, with a reason; teachers and admins.
 
         A teacher awards learners of their own cohorts, placing the points on those cohorts' boards; an
-        admin anyone. With an `Idempotency-Key` header, a retried request makes nothing twice and answers
-        with the first entry; the same key with another award answers 409.
+        admin anyone. With an `Idempotency-Key` header (8-128 letters, digits or ._:- here), a retried
+        request makes nothing twice and answers with the first entry; the same key with another award
+        answers 422 while the first answer is kept (as on every POST), and 409 after that.
         """
         return awarding.award(
             fields, actor=authenticate(), context=_context(), idempotency_key=headers["idempotency_key"]
@@ -449,7 +449,7 @@ def _watcher(board: str, token: str | None) -> None:
         current_app.extensions["connective"].verifier.verify(token)
         return
     if not viewing.may_watch(board, token, _context()):
-        raise Problem(401, "This token does not open this board's screen, or it has expired", kind="unauthorized")
+        raise unauthorized("This token does not open this board's screen, or it has expired")
 
 
 def _private(response: Response) -> Response:
@@ -528,10 +528,22 @@ class ClassroomStream(MethodView):
                 f"{STREAM_SECONDS:g} s; EventSource reconnects and resumes from Last-Event-ID.",
                 "content": {
                     "text/event-stream": {
-                        "schema": {"type": "string"},
-                        "example": 'retry: 1000\n\nid: 1733130000000-0\nevent: board\ndata: {"board": "cohort:7b", '
-                        '"period": "all", "total": 1, "rows": [{"rank": 1, "user_id": "alice", "points": 15, '
-                        '"badges": []}]}\n\n',
+                        # One Server-Sent Event (as EventSource hands it over); `data` holds a BoardPage as JSON.
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "event": {"type": "string", "enum": ["board"]},
+                                "id": {"type": "string", "example": "1733130000000-0"},
+                                "data": {"type": "string", "description": "The board's first rows, as JSON"},
+                                "retry": {"type": "integer", "example": 1000},
+                            },
+                        },
+                        "example": {
+                            "event": "board",
+                            "id": "1733130000000-0",
+                            "data": '{"board":"cohort:7b","period":"all","total":1,"rows":[{"rank":1,"user_id":"alice",'
+                            '"points":15,"badges":[]}]}',
+                        },
                     }
                 },
             }

@@ -9,7 +9,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from services.leaderboards.domain.boards import MAX_AROUND, MAX_MEMBERS, MemberView, Standing, Window
 from services.leaderboards.domain.ledger import MAX_MANUAL_POINTS, LedgerEntry, UserPoints, entry_view
 from services.leaderboards.domain.viewing import DEFAULT_VIEW_TOKEN_HOURS, MAX_VIEW_TOKEN_HOURS
-from shared.schemas import Name, ObjectId, PageQuerySchema, StrictSchema, Text, unique_items
+from shared.schemas import Name, ObjectId, PageQuerySchema, StrictSchema, Text, Unique
 
 PERIOD_DESCRIPTION = (
     "A past period of the window to read, e.g. `2026-W48` (ISO week) or `2026-11` (month); "
@@ -212,15 +212,16 @@ class AwardCreateSchema(StrictSchema):
         metadata={"example": 10},
     )
     reason = Text(200, min_length=3, required=True, metadata={"example": "Helped the class set up the telescope"})
-    cohorts = fields.List(Name(), load_default=list, validate=validate.Length(max=20), metadata={"example": ["7b"]})
+    cohorts = fields.List(
+        Name(), load_default=list, validate=[validate.Length(max=20), Unique()], metadata={"example": ["7b"]}
+    )
     challenge_id = ObjectId("challenge", load_default=None, allow_none=True)
-    tags = fields.List(Name(), load_default=list, validate=validate.Length(max=20))
+    tags = fields.List(Name(), load_default=list, validate=[validate.Length(max=20), Unique()])
 
     @validates_schema
     def _checks(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("points") == 0:
             raise ValidationError("An award of 0 points says nothing", "points")
-        unique_items(data, "cohorts", "tags")
 
 
 class ReversalCreateSchema(StrictSchema):

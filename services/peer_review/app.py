@@ -22,6 +22,21 @@ API = ServiceApi(
     description=DESCRIPTION,
     blueprints=(assignments.blp, reviews.blp, allocations.blp),
     problem_schema=PeerReviewProblemSchema,
+    operation_ids={
+        ("GET", "/assignments"): "listAssignments",
+        ("POST", "/assignments/next"): "requestAssignment",
+        ("GET", "/assignments/{assignment_id}"): "getAssignment",
+        ("POST", "/assignments/{assignment_id}/decline"): "declineAssignment",
+        ("POST", "/assignments/{assignment_id}/review"): "submitReview",
+        ("PUT", "/reviews/{review_id}"): "updateReview",
+        ("POST", "/reviews/{review_id}/rating"): "rateReview",
+        ("GET", "/targets/{kind}/{target_id}/reviews"): "listTargetReviews",
+        ("POST", "/targets/{kind}/{target_id}/override"): "overrideGrade",
+        ("GET", "/reviewers/{user_id}"): "getReviewer",
+        ("GET", "/allocations"): "listAllocations",
+        ("POST", "/allocations"): "allocateReviews",
+        ("POST", "/allocations/{assignment_id}/reassign"): "reassignReview",
+    },
 )
 
 

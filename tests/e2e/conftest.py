@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -153,12 +154,18 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(mongo_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Run the three APIs and three workers as `make run` and compose do, on a Redis of their own."""
-    logs = tmp_path_factory.mktemp("stack-logs")
+    with running_stack(mongo_server_url, tmp_path_factory.mktemp("stack-logs")) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_stack(mongo_url: str, logs: Path, **settings: str) -> Iterator[Stack]:
+    """Run the three APIs and three workers with these settings on top of the tests' own; stop them after."""
     redis_server = RedisServer().start()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(logs)),
-        "MONGO_URL": mongo_server_url,
+        "MONGO_URL": mongo_url,
         "REDIS_URL": redis_server.url,
         "JWT_SECRET": SECRET,
         "MONGO_DB_PREFIX": f"e2e{uuid.uuid4().hex[:8]}_",
@@ -168,6 +175,7 @@ def stack(mongo_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         "OUTBOX_INTERVAL_SECONDS": "0.5",
         "OUTBOX_GRACE_SECONDS": "1",
         "REPAIR_INTERVAL_SECONDS": "1",
+        **settings,
     }
     running = Stack(env=env, logs=logs, redis_server=redis_server)
     ports = {spec.name: free_port() for spec in SERVICES}

@@ -1,11 +1,13 @@
 """What the three services' bad-input tables share: how a case becomes a request, and what a refusal is.
 
-A case is one of: `data` (raw bytes sent as JSON), `body` (a function of the valid body returning the bad
-one), or `changes` (fields to set in the valid body; MISSING removes one).
+A case is one of: `data` (raw bytes sent as JSON), `encoded` (the valid body in another encoding), `body`
+(a function of the valid body returning the bad one), or `changes` (fields to set in the valid body;
+MISSING removes one).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +21,8 @@ def request_kwargs(
     """Return the keyword arguments of the test client's call that send this bad request."""
     if "data" in bad:
         return {"data": bad["data"], "content_type": "application/json"}
+    if "encoded" in bad:
+        return {"data": json.dumps(valid()).encode(bad["encoded"]), "content_type": "application/json"}
     if "body" in bad:
         return {"json": bad["body"](valid())}
     body = {**valid(), **fill(bad["changes"])}
@@ -34,3 +38,42 @@ def refused(response: Any, status: int) -> dict[str, Any]:
     assert problem["detail"]
     assert problem["title"]
     return problem
+
+
+def hostile_bodies(field: str) -> list[tuple[str, dict[str, Any]]]:
+    """Return (case name, bad request) pairs of pathological JSON, each refused with 400 before any schema.
+
+    `field` is one of the endpoint's own fields, so a case that is otherwise the valid body differs from
+    it in that field alone. Each is something Python's json module or MongoDB's driver would take badly:
+    nesting past the recursion limit, numbers past what BSON or a JavaScript client holds, text that is
+    not UTF-8 or not valid Unicode, NUL in field names.
+    """
+    deep = "[" * 100_000 + "]" * 100_000
+
+    def with_value(value: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        return lambda body: {**body, field: value}
+
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("nested 40 levels", {"body": with_value(_nested(40))}),
+        ("nested 100 000 levels", {"data": f'{{"{field}": {deep}}}'}),
+        ("NaN", {"data": f'{{"{field}": NaN}}'}),
+        ("Infinity", {"data": f'{{"{field}": -Infinity}}'}),
+        ("a number too large for a float", {"data": f'{{"{field}": 1e400}}'}),
+        ("an integer past 2^53", {"body": with_value(2**53 + 1)}),
+        ("an integer past 64 bits", {"body": with_value(-(2**70))}),
+        ("an integer of 5000 digits", {"data": f'{{"{field}": 1{"0" * 5000}}}'}),
+        ("bytes that are not UTF-8", {"data": b'{"' + field.encode() + b'": "caf\xe9"}'}),
+        ("UTF-16", {"encoded": "utf-16"}),
+        ("a UTF-8 byte order mark", {"encoded": "utf-8-sig"}),
+        ("a lone surrogate in text", {"body": with_value("half \ud800 a character")}),
+        ("a lone surrogate in a field name", {"body": lambda body: {**body, "\udc00": 1}}),
+        ("NUL in a field name", {"body": lambda body: {**body, "a\x00b": 1}}),
+    ]
+    return [(name, {**bad, "status": 400, "fields": set()}) for name, bad in cases]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = {"level": value}
+    return value

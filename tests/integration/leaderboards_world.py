@@ -31,12 +31,13 @@ from shared.clock import utc_now
 from shared.contracts.events import Event
 from shared.contracts.payloads import load_payload
 from shared.settings import Settings
-from tests.factories import SECRET, bearer, resource_shared_event
+from tests.factories import NO_RATE_LIMITS, SECRET, bearer, resource_shared_event
 from tests.integration import api
 
 ANONYMOUS: dict[str, str] = {}
 LEARNER = bearer("alice", "learner", cohorts=("7a",))
 OTHER_LEARNER = bearer("bob", "learner", cohorts=("7a",))
+OTHER_COHORT = bearer("carol", "learner", cohorts=("7b",))
 TEACHER = bearer("teacher-1", "teacher", cohorts=("7a",))
 OTHER_TEACHER = bearer("teacher-2", "teacher", cohorts=("7b",))
 ADMIN = bearer("admin-1", "admin")
@@ -44,11 +45,13 @@ SERVICE = bearer("challenges", "service")
 
 RENDERED_PAGES = f"{KEY_PREFIX}:page:".encode()
 
+# The callers of tests/integration/policy.py, by its column names.
 PRINCIPALS: dict[str, dict[str, str]] = {
     "anonymous": ANONYMOUS,
     "learner": LEARNER,
     "other_learner": OTHER_LEARNER,
-    "teacher": TEACHER,
+    "other_cohort": OTHER_COHORT,
+    "owner_teacher": TEACHER,
     "other_teacher": OTHER_TEACHER,
     "admin": ADMIN,
     "service": SERVICE,
@@ -58,7 +61,8 @@ USER_IDS = {
     "anonymous": "nobody",
     "learner": "alice",
     "other_learner": "bob",
-    "teacher": "teacher-1",
+    "other_cohort": "carol",
+    "owner_teacher": "teacher-1",
     "other_teacher": "teacher-2",
     "admin": "admin-1",
     "service": "challenges",
@@ -230,7 +234,13 @@ class LeaderboardsHost:
 @contextmanager
 def hosted_leaderboards(redis_url: str, mongo_url: str, database_prefix: str) -> Iterator[LeaderboardsHost]:
     """Run a leaderboards app for one module on these servers; its data is wiped when the module is done."""
-    environ = {"MONGO_URL": mongo_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET, "MONGO_DB_PREFIX": database_prefix}
+    environ = {
+        "MONGO_URL": mongo_url,
+        "REDIS_URL": redis_url,
+        "JWT_SECRET": SECRET,
+        "MONGO_DB_PREFIX": database_prefix,
+        **NO_RATE_LIMITS,
+    }
     host = LeaderboardsHost(create_app(Settings.from_env("leaderboards", environ)))
     try:
         yield host

@@ -1,9 +1,9 @@
 """What the three services' access matrices share: their cells, the answer a cell expects, their coverage.
 
 Each matrix (test_access_matrix.py for challenges, test_peer_review_access.py, test_leaderboards_access.py)
-is a table of rows, one endpoint each, with the status every kind of caller gets. A cell that reads or is
-refused must change nothing; a permitted write is checked on a fresh world; and the rows must cover every
-route the service's OpenAPI document lists.
+is generated from the service's rows of the one declared policy (policy.py): one endpoint each, with the
+status every kind of caller gets. A cell that reads or is refused must change nothing; a permitted write is
+checked on a fresh world; and the rows must cover every route the service's OpenAPI document lists.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ queues on the app's Redis (`enqueued`), never from stored documents.
 - alice (the author) submitted to both; bob (the reviewer) submitted after her to both, so give-to-get gave
   him her two submissions: he reviewed the first (still open: it wants three reviews) and not yet the second;
 - alice proposed a revision of olga's resource (tags biology); bob, active in biology, was asked to verify it;
-- carol is a learner of 7a on none of this; teacher-2 another teacher; admin-1 an admin; a service token.
+- carol is a learner of 7a on none of this, zoe one of 7b; teacher-2 another teacher; admin-1 an admin; a
+  service token.
 
 `PeerReviewHost` keeps one peer-review app per test module and hands out a fresh world (emptied and built
 again, for requests that change something) or the module's shared world (built once, for requests that must
@@ -40,7 +41,7 @@ from shared.consumer import Handler, Received, consume
 from shared.contracts.events import Event, EventType
 from shared.queues import make_queue
 from shared.settings import Settings
-from tests.factories import SECRET, bearer
+from tests.factories import NO_RATE_LIMITS, SECRET, bearer
 from tests.integration import api
 
 ANONYMOUS: dict[str, str] = {}
@@ -51,16 +52,31 @@ OWNER_TEACHER = bearer("teacher-1", "teacher")
 OTHER_TEACHER = bearer("teacher-2", "teacher")
 ADMIN = bearer("admin-1", "admin")
 SERVICE_TOKEN = bearer("challenges", "service")
+# A learner of another cohort than the challenges' audience, on none of the world's work.
+OTHER_COHORT = bearer("zoe", "learner", cohorts=("7b",))
 
+# The callers of tests/integration/policy.py, by its column names: the learner is the author, the other
+# learner of the cohort is her reviewer.
 PRINCIPALS: dict[str, dict[str, str]] = {
     "anonymous": ANONYMOUS,
-    "reviewer": REVIEWER,
-    "other_learner": OTHER_LEARNER,
-    "author": AUTHOR,
+    "learner": AUTHOR,
+    "other_learner": REVIEWER,
+    "other_cohort": OTHER_COHORT,
     "owner_teacher": OWNER_TEACHER,
     "other_teacher": OTHER_TEACHER,
     "admin": ADMIN,
     "service": SERVICE_TOKEN,
+}
+# Who each column is (the anonymous caller names nobody).
+USER_IDS = {
+    "anonymous": "nobody",
+    "learner": "alice",
+    "other_learner": "bob",
+    "other_cohort": "zoe",
+    "owner_teacher": "teacher-1",
+    "other_teacher": "teacher-2",
+    "admin": "admin-1",
+    "service": "challenges",
 }
 
 RUBRIC = ({"criterion": "Accuracy", "max_score": 5}, {"criterion": "Clarity", "max_score": 5})
@@ -428,7 +444,13 @@ class PeerReviewHost:
 
 def peer_review_settings(redis_url: str, mongo_url: str, database_prefix: str) -> Settings:
     """Return the peer-review service's settings on these servers, as tests/conftest.py makes them."""
-    environ = {"MONGO_URL": mongo_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET, "MONGO_DB_PREFIX": database_prefix}
+    environ = {
+        "MONGO_URL": mongo_url,
+        "REDIS_URL": redis_url,
+        "JWT_SECRET": SECRET,
+        "MONGO_DB_PREFIX": database_prefix,
+        **NO_RATE_LIMITS,
+    }
     return Settings.from_env("peer_review", environ)
 
 

@@ -23,7 +23,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.factories import challenge_body, resource_body, revision_body, submission_body
-from tests.integration.bad_requests import MISSING, request_kwargs
+from tests.integration.bad_requests import MISSING, hostile_bodies, request_kwargs
 from tests.integration.world import (
     LEARNER,
     OTHER_COHORT,
@@ -245,6 +245,7 @@ def _generic_cases(endpoint: WriteEndpoint) -> list[tuple[str, dict[str, Any]]]:
             cases.append((f"{kind} {name}", {"changes": {name: value}, "status": 422, "fields": {name}}))
     for case_name, (values, status, names) in endpoint.cases.items():
         cases.append((case_name, {"changes": values, "status": status, "fields": names}))
+    cases.extend(hostile_bodies(endpoint.text_fields[0] if endpoint.text_fields else "padding"))
     return cases
 
 

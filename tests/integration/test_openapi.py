@@ -7,6 +7,8 @@ checked at the end: unknown ones are ignored, while unknown JSON body fields are
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,11 +19,12 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
 from services.challenges.app import API as CHALLENGES_API
+from services.challenges.bootstrap import build as challenges_build
 from services.leaderboards.app import API as LEADERBOARDS_API
 from services.leaderboards.usecases import awarding as leaderboards_awarding
 from services.peer_review.app import API as PEER_REVIEW_API
 from shared.contracts.payloads import load_payload
-from shared.web import ProblemSchema, ServiceApi
+from shared.web import ProblemSchema, ServiceApi, create_service_app
 from tests.factories import bearer, resource_shared_event
 from tests.integration.peer_review_world import OWNER_TEACHER, REVIEWER, Classroom
 from tests.integration.peer_review_world import build_world as build_peer_review_world
@@ -277,3 +280,76 @@ def test_every_peer_review_list_ignores_unknown_query_parameters(
         with_unknown = peer_review.get(path, query_string={**query, "unknown": "1"}, headers=headers)
         assert with_unknown.status_code == 200, f"{path}?unknown=1: {with_unknown.get_data(as_text=True)}"
         assert with_unknown.get_json() == plain.get_json(), path
+
+
+OPERATION_ID = re.compile(r"^[a-z]+(?:[A-Z][a-z0-9]*)+$")
+
+
+def test_every_operation_has_a_stable_camel_case_verb_noun_id(service_spec: tuple[str, dict[str, Any]]) -> None:
+    """Generated clients name their functions after these (publishChallenge): each is set, unique and camelCase."""
+    _name, document = service_spec
+    ids = [
+        operation.get("operationId")
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+    assert all(isinstance(value, str) and OPERATION_ID.match(value) for value in ids), ids
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_service_without_an_id_for_an_operation_fails_at_start_up(backend_settings: Any) -> None:
+    unnamed = replace(CHALLENGES_API, operation_ids={})
+    dependencies = challenges_build(backend_settings("challenges"))
+    with pytest.raises(ValueError, match="has no operationId"):
+        create_service_app(dependencies, unnamed)
+
+
+def test_statuses_no_view_lists_are_documented_as_problem_json(service_spec: tuple[str, dict[str, Any]]) -> None:
+    _name, document = service_spec
+    assert list(document["components"]["responses"]["DEFAULT_ERROR"]["content"]) == ["application/problem+json"]
+
+
+def test_every_operation_that_reaches_a_database_documents_503_with_retry_after(
+    service_spec: tuple[str, dict[str, Any]],
+) -> None:
+    _name, document = service_spec
+    for path, method, operation in _operations(document):
+        unavailable = _resolve(document, operation["responses"]["503"])
+        assert "Retry-After" in unavailable["headers"], (method, path)
+        assert list(unavailable["content"]) == ["application/problem+json"], (method, path)
+        if "requestBody" in operation:
+            assert {"400", "413", "415"} <= set(operation["responses"]), (method, path)
+
+
+def test_a_created_object_links_to_the_operations_that_take_its_id(spec: dict[str, Any]) -> None:
+    created = spec["paths"]["/challenges"]["post"]["responses"]["201"]["links"]
+    assert created["publishChallenge"] == {
+        "operationId": "publishChallenge",
+        "parameters": {"challenge_id": "$response.body#/id"},
+    }
+    revision = spec["paths"]["/resources/{resource_id}/revisions"]["post"]["responses"]["201"]["links"]
+    assert revision["decideRevision"]["parameters"] == {
+        "revision_id": "$response.body#/id",
+        "resource_id": "$request.path.resource_id",
+    }
+
+
+def test_urls_and_lists_without_repeats_are_stated_in_the_schema(spec: dict[str, Any]) -> None:
+    share = spec["components"]["schemas"]["ResourceCreate"]["properties"]
+    assert share["url"]["format"] == "iri"
+    assert re.match(share["url"]["pattern"], "https://de.wikipedia.org/wiki/Zürich")
+    assert not re.match(share["url"]["pattern"], "ftp://example.org/file")
+    assert share["tags"]["uniqueItems"] is True
+
+
+def test_a_body_whose_fields_are_all_optional_may_be_left_out(peer_review: FlaskClient) -> None:
+    document = _document(peer_review)
+    assert document["paths"]["/assignments/next"]["post"]["requestBody"]["required"] is False
+    assert document["paths"]["/assignments/{assignment_id}/review"]["post"]["requestBody"]["required"] is True
+
+
+def test_a_mapping_with_a_fixed_set_of_keys_names_them(spec: dict[str, Any]) -> None:
+    rule_points = spec["components"]["schemas"]["ChallengeCreate"]["properties"]["rule_points"]
+    assert rule_points["additionalProperties"] is False
+    assert rule_points["properties"]["review.submitted"] == {"type": "integer", "minimum": 0, "maximum": 100}

@@ -24,7 +24,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from devstack.servers import RedisServer
-from tests.integration.bad_requests import MISSING, refused, request_kwargs
+from tests.integration.bad_requests import MISSING, hostile_bodies, refused, request_kwargs
 from tests.integration.peer_review_world import (
     ADMIN,
     AUTHOR,
@@ -156,7 +156,8 @@ ENDPOINTS = (
             "a null rating": ({"helpfulness": None}, 422, {"helpfulness"}),
             "a rating of zero": ({"helpfulness": 0}, 422, {"helpfulness"}),
             "a rating of six": ({"helpfulness": 6}, 422, {"helpfulness"}),
-            "a huge rating": ({"helpfulness": 10**30}, 422, {"helpfulness"}),
+            "a huge rating": ({"helpfulness": 10**15}, 422, {"helpfulness"}),
+            "a rating past 2^53": ({"helpfulness": 10**30}, 400, set()),
             "no rating": ({"helpfulness": MISSING}, 422, {"helpfulness"}),
         },
     ),
@@ -251,6 +252,7 @@ def _generic_cases(endpoint: WriteEndpoint) -> list[tuple[str, dict[str, Any]]]:
             cases.append((f"{kind} {name}", {"changes": {name: value}, "status": 422, "fields": {name}}))
     for case_name, (values, status, names) in endpoint.cases.items():
         cases.append((case_name, {"changes": values, "status": status, "fields": names}))
+    cases.extend(hostile_bodies(endpoint.fields[0] if endpoint.fields else "padding"))
     return cases
 
 

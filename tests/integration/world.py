@@ -4,7 +4,8 @@ The role/ownership matrix and the bad-input table both start from this world:
 - teacher-1 owns a published challenge (cohort 7a) and a draft;
 - alice (7a) has submitted to the challenge and shared a resource;
 - bob (7a) has proposed a revision of alice's resource (so a second proposal of his waits: 409);
-- carol is a learner of cohort 7b; teacher-2 is another teacher; admin-1 an admin.
+- carol is a learner of cohort 7b; teacher-2 is another teacher; admin-1 an admin; a service token is
+  peer review's.
 
 `WorldHost` keeps one challenges app per test module and hands out either a fresh world (emptied and built
 again, for requests that change something) or the module's shared world (built once, for requests that
@@ -23,7 +24,15 @@ from flask.testing import FlaskClient
 
 from services.challenges.app import create_app
 from shared.settings import Settings
-from tests.factories import SECRET, bearer, challenge_body, resource_body, revision_body, submission_body
+from tests.factories import (
+    NO_RATE_LIMITS,
+    SECRET,
+    bearer,
+    challenge_body,
+    resource_body,
+    revision_body,
+    submission_body,
+)
 from tests.integration import api
 
 ANONYMOUS: dict[str, str] = {}
@@ -33,7 +42,10 @@ OTHER_COHORT = bearer("carol", "learner", cohorts=("7b",))
 OWNER_TEACHER = bearer("teacher-1", "teacher")
 OTHER_TEACHER = bearer("teacher-2", "teacher")
 ADMIN = bearer("admin-1", "admin")
+# Another service's token, as peer review would read a submission its reviewers are assigned to.
+SERVICE = bearer("peer_review", "service")
 
+# The callers of tests/integration/policy.py, by its column names.
 PRINCIPALS: dict[str, dict[str, str]] = {
     "anonymous": ANONYMOUS,
     "learner": LEARNER,
@@ -42,6 +54,18 @@ PRINCIPALS: dict[str, dict[str, str]] = {
     "owner_teacher": OWNER_TEACHER,
     "other_teacher": OTHER_TEACHER,
     "admin": ADMIN,
+    "service": SERVICE,
+}
+# Who each column is (the anonymous caller names nobody).
+USER_IDS = {
+    "anonymous": "nobody",
+    "learner": "alice",
+    "other_learner": "bob",
+    "other_cohort": "carol",
+    "owner_teacher": "teacher-1",
+    "other_teacher": "teacher-2",
+    "admin": "admin-1",
+    "service": "peer_review",
 }
 
 
@@ -155,7 +179,13 @@ def hosted_world(redis_url: str, mongo_url: str, database_prefix: str) -> Iterat
     """
     settings = Settings.from_env(
         "challenges",
-        {"MONGO_URL": mongo_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET, "MONGO_DB_PREFIX": database_prefix},
+        {
+            "MONGO_URL": mongo_url,
+            "REDIS_URL": redis_url,
+            "JWT_SECRET": SECRET,
+            "MONGO_DB_PREFIX": database_prefix,
+            **NO_RATE_LIMITS,
+        },
     )
     host = WorldHost(create_app(settings))
     try:

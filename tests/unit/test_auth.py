@@ -7,15 +7,18 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from flask import Flask
+from structlog.testing import capture_logs
 
 from shared import cli
-from shared.auth import TokenVerifier, mint_token
+from shared.auth import TokenVerifier, authenticate, mint_token
 from shared.errors import Problem
 from shared.settings import Settings
 
@@ -154,9 +157,14 @@ def test_roles_claim_that_is_not_a_list_of_strings_is_refused(verifier: TokenVer
     assert_unauthorized(verifier, signed({"sub": "alice", "exp": future(), "roles": roles}), "roles")
 
 
-def test_unknown_role_is_refused_and_named(verifier: TokenVerifier) -> None:
+def test_unknown_role_is_refused_without_repeating_it(verifier: TokenVerifier) -> None:
     token = signed({"sub": "alice", "exp": future(), "roles": ["learner", "superuser"]})
-    assert_unauthorized(verifier, token, "superuser")
+    problem = assert_unauthorized(verifier, token, "role that is not known")
+    assert "superuser" not in problem.detail
+
+
+def test_a_token_naming_no_role_is_refused(verifier: TokenVerifier) -> None:
+    assert_unauthorized(verifier, signed({"sub": "alice", "exp": future(), "roles": []}), "no role")
 
 
 def test_cohorts_claim_that_is_not_a_list_is_refused(verifier: TokenVerifier) -> None:
@@ -232,6 +240,189 @@ def test_audience_is_not_required_when_not_configured(verifier: TokenVerifier) -
 def test_verifier_needs_a_secret_or_a_public_key() -> None:
     with pytest.raises(ValueError, match="secret or public key"):
         TokenVerifier(make_settings(jwt_secret=None))
+
+
+def now_seconds() -> int:
+    return int(datetime.now(UTC).timestamp())
+
+
+def raw_segment(value: object) -> str:
+    return b64url(json.dumps(value).encode())
+
+
+def signed_raw(header: dict[str, Any], payload: bytes, secret: str = SECRET) -> str:
+    """Sign any payload bytes with the secret, as a careless (or hostile) issuer holding the key could."""
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(payload)}"
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+HS256 = {"alg": "HS256", "typ": "JWT"}
+GOOD = {"sub": "alice", "roles": ["learner"]}
+
+
+def _hostile_tokens() -> dict[str, str]:
+    """Tokens each refused for its own reason, with the detail the caller must get (one of REFUSALS' sentences)."""
+    exp = now_seconds() + 3600
+    return {
+        "The token has expired": signed({**GOOD, "exp": now_seconds() - 120}),
+        "The token is not valid yet": signed({**GOOD, "exp": exp, "nbf": now_seconds() + 120}),
+        "The token's signature is not valid": signed({**GOOD, "exp": exp}, "another-secret-of-sufficient-length"),
+        "The token's algorithm is not accepted": hand_made_token({"alg": "none"}, {**GOOD, "exp": exp}, key=None),
+        "A required claim is missing: exp": signed(dict(GOOD)),
+        "A required claim is missing: sub": signed({"roles": ["learner"], "exp": exp}),
+        "A required claim is missing: roles": signed({"sub": "alice", "exp": exp}),
+        "The token's sub claim must be a user id": signed({**GOOD, "sub": 42, "exp": exp}),
+        "The token's roles claim must be a list of strings": signed({**GOOD, "roles": "admin", "exp": exp}),
+        "The token's cohorts claim must be a list of strings": signed({**GOOD, "cohorts": {"7a": 1}, "exp": exp}),
+        "The token's iat claim must be a time in seconds": signed({**GOOD, "exp": exp, "iat": "yesterday"}),
+        "The token's jti claim must be a string": signed({**GOOD, "exp": exp, "jti": 7}),
+        "The token is malformed": "not.a.jwt",
+        "The token is not valid": hand_made_token(
+            {**HS256, "crit": ["x-attacker-chosen-extension"]}, {**GOOD, "exp": exp}, key=SECRET.encode()
+        ),
+    }
+
+
+# Built again in each test: a token made at collection would drift out of its window (nbf, exp) on a long run.
+HOSTILE_DETAILS = sorted(_hostile_tokens())
+# Words of the library and of Python that must never reach a caller.
+LEAKS = ("jwt", "pyjwt", "traceback", "error", "exception", "signature has expired", "segments", "padding")
+
+
+@pytest.mark.parametrize("detail", HOSTILE_DETAILS)
+def test_each_refusal_answers_its_fixed_sentence_and_nothing_of_the_library(
+    verifier: TokenVerifier, detail: str
+) -> None:
+    token = _hostile_tokens()[detail]
+    problem = assert_unauthorized(verifier, token)
+    assert problem.detail == detail
+    answered = json.dumps(problem.to_dict()).lower()
+    assert not [word for word in LEAKS if word in answered]
+    assert not [part for part in token.split(".") if len(part) >= 8 and part.lower() in answered]
+
+
+MANGLED_PAYLOADS = (
+    b"[1, 2, 3]",
+    b"not json at all",
+    b'{"sub": "alice", "roles": ["learner"], "exp": [1]}',
+    b'{"sub": "alice", "roles": ["learner"], "exp": "soon"}',
+    b'{"sub": "alice", "roles": ["learner"], "exp": 1e400}',
+    b'{"sub": "alice", "roles": ["learner"], "exp": 4102444800, "nbf": {"a": 1}}',
+    b'{"sub": "alice", "roles": ["learner"], "exp": 4102444800, "iat": 1e400}',
+    b'{"sub": "alice", "roles": [["learner"]], "exp": 4102444800}',
+    b'{"sub": "alice", "roles": ["learner"], "exp": 4102444800, "cohorts": [""]}',
+    b'{"sub": "", "roles": ["learner"], "exp": 4102444800}',
+    b'{"sub": "alice", "roles": ["learner"], "exp": null}',
+)
+
+
+@pytest.mark.parametrize("payload", MANGLED_PAYLOADS)
+def test_a_signed_token_with_mangled_claims_answers_a_fixed_401(verifier: TokenVerifier, payload: bytes) -> None:
+    """What a careless issuer signs is refused with one of the fixed sentences, never a 500 or the library's text."""
+    problem = assert_unauthorized(verifier, signed_raw(HS256, payload))
+    assert "error" not in problem.detail.lower()
+    assert "jwt" not in problem.detail.lower()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [{"alg": ["HS256"]}, {"alg": {"HS256": True}}, {"alg": "HS256", "kid": 7}, {"alg": "HS256", "crit": "b64"}],
+)
+def test_a_token_with_a_mangled_header_answers_a_fixed_401(verifier: TokenVerifier, header: dict[str, Any]) -> None:
+    token = f"{raw_segment(header)}.{raw_segment({**GOOD, 'exp': future()})}.c2ln"
+    assert_unauthorized(verifier, token)
+
+
+def test_a_far_off_expiry_is_accepted_and_remembered_without_overflowing(verifier: TokenVerifier) -> None:
+    token = signed_raw(HS256, json.dumps({**GOOD, "exp": 10**400}).encode())
+    assert verifier.verify(token).user_id == "alice"
+    assert verifier.verify(token).user_id == "alice"
+
+
+def test_a_token_not_valid_yet_within_the_skew_is_accepted() -> None:
+    verifier = TokenVerifier(make_settings())
+    assert verifier.verify(signed({**GOOD, "exp": future(), "nbf": now_seconds() + 5})).user_id == "alice"
+
+
+def test_a_remembered_token_is_refused_when_the_clock_is_set_back_before_its_nbf(
+    verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache holds a token to the same nbf bound as a fresh check: a clock stepped back finds it not valid yet."""
+    token = signed({**GOOD, "exp": future(), "nbf": now_seconds() + 5})
+    assert verifier.verify(token).user_id == "alice"
+    earlier = datetime.now(UTC) - timedelta(minutes=5)
+    monkeypatch.setattr("shared.auth.time.time", earlier.timestamp)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", _FrozenDatetime(earlier))
+    assert_unauthorized(verifier, token, "not valid yet")
+
+
+def test_a_refused_token_is_not_remembered(verifier: TokenVerifier) -> None:
+    token = signed({**GOOD, "exp": future(), "nbf": now_seconds() + 120})
+    assert_unauthorized(verifier, token, "not valid yet")
+    assert_unauthorized(verifier, token, "not valid yet")
+
+
+def test_a_refusal_is_logged_with_the_librarys_reason_and_without_the_token(verifier: TokenVerifier) -> None:
+    token = mint_token("another-secret-of-sufficient-length", "mallory", ["admin"])
+    with capture_logs() as logs:
+        assert_unauthorized(verifier, token)
+    (line,) = [entry for entry in logs if entry["event"] == "token_refused"]
+    assert line["log_level"] == "info"
+    assert line["library_error"] == "InvalidSignatureError"
+    assert line["library_reason"]
+    logged = json.dumps(logs, default=str)
+    assert not [part for part in token.split(".") if part in logged]
+
+
+def test_what_a_token_holds_is_logged_as_the_library_names_it_and_never_answered(verifier: TokenVerifier) -> None:
+    extension = "x-named-by-the-library"
+    token = hand_made_token({**HS256, "crit": [extension]}, {**GOOD, "exp": future()}, key=SECRET.encode())
+    with capture_logs() as logs:
+        problem = assert_unauthorized(verifier, token)
+    (line,) = [entry for entry in logs if entry["event"] == "token_refused"]
+    assert extension in line["library_reason"]
+    assert extension not in problem.detail
+
+
+def test_a_library_reason_quoting_the_token_is_logged_without_it(
+    verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = mint_token(SECRET, "alice", ["learner"])
+
+    def quoting(raw: str, *args: object, **kwargs: object) -> dict[str, Any]:
+        raise jwt.DecodeError(f"could not read {raw}")
+
+    monkeypatch.setattr(jwt, "decode", quoting)
+    with capture_logs() as logs:
+        assert_unauthorized(verifier, token, "malformed")
+    logged = json.dumps(logs, default=str)
+    assert "could not read" in logged
+    assert not [part for part in token.split(".") if part in logged]
+
+
+def test_a_requests_token_is_checked_and_its_refusal_logged_once_however_often_it_is_asked_for(
+    verifier: TokenVerifier,
+) -> None:
+    """A hook (rate limits) and the view both authenticate: one check, one log line, the same 401 each time."""
+    app = Flask(__name__)
+    app.extensions["connective"] = SimpleNamespace(verifier=verifier)
+    token = mint_token("another-secret-of-sufficient-length", "mallory", ["admin"])
+    with app.test_request_context(headers={"Authorization": f"Bearer {token}"}), capture_logs() as logs:
+        refusals = []
+        for _ in range(3):
+            with pytest.raises(Problem) as raised:
+                authenticate()
+            refusals.append(raised.value)
+    assert {problem.detail for problem in refusals} == {"The token's signature is not valid"}
+    assert [entry["event"] for entry in logs] == ["token_refused"]
+
+
+def test_a_valid_token_is_authenticated_once_per_request(verifier: TokenVerifier) -> None:
+    app = Flask(__name__)
+    app.extensions["connective"] = SimpleNamespace(verifier=verifier)
+    with app.test_request_context(headers={"Authorization": f"Bearer {mint_token(SECRET, 'alice', ['learner'])}"}):
+        assert authenticate() is authenticate()
 
 
 @pytest.fixture

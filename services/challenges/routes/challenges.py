@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.challenges.domain.challenges import Challenge
 from services.challenges.routes import ID, MEMBERS, STAFF, documents_errors, path_parameters, use_case_context
@@ -20,9 +19,11 @@ from services.challenges.schemas.challenges import (
 )
 from services.challenges.usecases import challenges as usecases
 from shared.auth import authenticate, requires
-from shared.web import page
+from shared.web import ServiceBlueprint, page
 
-blp = Blueprint("challenges", __name__, description="Teachers' challenges: create, edit, publish, close, archive")
+blp = ServiceBlueprint(
+    "challenges", __name__, description="Teachers' challenges: create, edit, publish, close, archive"
+)
 
 
 @blp.route("/challenges")
@@ -35,7 +36,9 @@ class ChallengeCollection(MethodView):
         """Create a challenge as a draft (teachers and admins).
 
         The challenge stays invisible to learners until it is published. `prerequisites` name challenges
-        a learner must have submitted to first.
+        a learner must have submitted to first. Rules beyond each field's own (422): `prerequisites` must
+        name existing challenges, `ends_at` must come after `starts_at`, and rubric criteria must have
+        different names.
         """
         return usecases.create_challenge(fields, actor=authenticate(), context=use_case_context())
 

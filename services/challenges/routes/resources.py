@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.challenges.domain.resources import Flag, Resource
 from services.challenges.domain.revisions import Revision
@@ -35,9 +34,9 @@ from services.challenges.schemas.resources import (
 from services.challenges.usecases import resources as usecases
 from services.challenges.usecases import revisions
 from shared.auth import authenticate, requires
-from shared.web import page
+from shared.web import ServiceBlueprint, page
 
-blp = Blueprint(
+blp = ServiceBlueprint(
     "resources", __name__, description="The knowledge commons: shared resources, endorsements, flags and revisions"
 )
 

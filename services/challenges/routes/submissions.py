@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.challenges.domain.submissions import SubmissionVersion, SubmissionView
 from services.challenges.routes import ID, MEMBERS, documents_errors, path_parameters, use_case_context
@@ -25,9 +24,9 @@ from services.challenges.schemas.submissions import (
 from services.challenges.usecases import submissions as usecases
 from shared.auth import authenticate, requires
 from shared.contracts.auth import Role
-from shared.web import page
+from shared.web import ServiceBlueprint, page
 
-blp = Blueprint("submissions", __name__, description="Learners' submissions to challenges, with their versions")
+blp = ServiceBlueprint("submissions", __name__, description="Learners' submissions to challenges, with their versions")
 
 
 @blp.route("/submissions")
@@ -66,6 +65,7 @@ class ChallengeSubmissions(MethodView):
         needs a submission of yours that is not withdrawn (409 with `missing_prerequisites` otherwise).
         One submission per learner and challenge: a second answers 409 with `existing_id` (revise that
         one with PUT), except that a withdrawn submission is submitted again as its next version.
+        `content` must hold more than spaces (422).
         """
         return usecases.submit(challenge_id, fields, actor=authenticate(), context=use_case_context())
 
@@ -113,7 +113,7 @@ class SubmissionItem(MethodView):
 
         Past versions are kept. Refused (409) once the challenge has closed, when the submission is
         withdrawn (submit it again with POST), past 50 versions, or when another revision was saved
-        meanwhile. Others who may read the submission get 403.
+        meanwhile. Others who may read the submission get 403. `content` must hold more than spaces (422).
         """
         return usecases.revise_submission(submission_id, fields, actor=authenticate(), context=use_case_context())
 

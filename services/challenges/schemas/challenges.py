@@ -16,8 +16,8 @@ from shared.schemas import (
     QueryBoolean,
     StrictSchema,
     Text,
+    Unique,
     page_schema,
-    unique_items,
 )
 
 MAX_TAGS = 20
@@ -48,12 +48,12 @@ class ChallengeCreateSchema(StrictSchema):
     description = Text(10_000, min_length=1, required=True, metadata={"example": "Write 300 words, cite sources."})
     kind = fields.Enum(ChallengeKind, by_value=True, load_default=ChallengeKind.SUBMISSION)
     tags = fields.List(
-        Name(), load_default=list, validate=validate.Length(max=MAX_TAGS), metadata={"example": ["biology"]}
+        Name(), load_default=list, validate=[validate.Length(max=MAX_TAGS), Unique()], metadata={"example": ["biology"]}
     )
     cohorts = fields.List(
         Name(),
         load_default=list,
-        validate=validate.Length(max=MAX_COHORTS),
+        validate=[validate.Length(max=MAX_COHORTS), Unique()],
         metadata={"description": "Cohorts that may take part; empty means everyone", "example": ["7b"]},
     )
     points = fields.Integer(strict=True, load_default=100, validate=validate.Range(min=0, max=10_000))
@@ -76,7 +76,7 @@ class ChallengeCreateSchema(StrictSchema):
     prerequisites = fields.List(
         ObjectId("challenge"),
         load_default=list,
-        validate=validate.Length(max=MAX_PREREQUISITES),
+        validate=[validate.Length(max=MAX_PREREQUISITES), Unique()],
         metadata={
             "description": "Submission challenges a learner must have submitted to (not withdrawn) before taking part",
             "example": [],
@@ -94,7 +94,6 @@ def _check_challenge_fields(data: dict[str, Any]) -> None:
     names = [criterion["criterion"] for criterion in data.get("rubric") or []]
     if len(set(names)) != len(names):
         raise ValidationError("Rubric criteria must have different names", "rubric")
-    unique_items(data, "tags", "cohorts", "prerequisites")
 
 
 class ChallengeUpdateSchema(ChallengeCreateSchema):

@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.challenges.domain.resources import DecidedBy, FlagReason, FreshnessState, ResourceSort
 from services.challenges.domain.revisions import REVISABLE_FIELDS, RevisionStatus
-from shared.schemas import Name, ObjectId, PageQuerySchema, QueryBoolean, StrictSchema, Text, page_schema, unique_items
+from shared.schemas import Name, ObjectId, PageQuerySchema, QueryBoolean, StrictSchema, Text, Unique, page_schema
 
 MAX_TAGS = 20
 MAX_SOURCES = 10
@@ -28,7 +28,10 @@ class ResourceCreateSchema(StrictSchema):
     title = Text(200, min_length=1, required=True, metadata={"example": "Pluto (Wikipedia)"})
     summary = Text(5_000, load_default="", metadata={"example": "Pluto is a dwarf planet in the Kuiper belt."})
     tags = fields.List(
-        Name(), load_default=list, validate=validate.Length(max=MAX_TAGS), metadata={"example": ["astronomy"]}
+        Name(),
+        load_default=list,
+        validate=[validate.Length(max=MAX_TAGS), Unique()],
+        metadata={"example": ["astronomy"]},
     )
     challenge_id = ObjectId("challenge", load_default=None, allow_none=True)
     review_interval_days = fields.Integer(
@@ -42,10 +45,6 @@ class ResourceCreateSchema(StrictSchema):
             "example": 180,
         },
     )
-
-    @validates_schema
-    def _check(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        unique_items(data, "tags")
 
 
 class FlagSchema(StrictSchema):
@@ -179,7 +178,7 @@ class RevisionCreateSchema(StrictSchema):
     sources = fields.List(
         _web_url(),
         load_default=list,
-        validate=validate.Length(max=MAX_SOURCES),
+        validate=[validate.Length(max=MAX_SOURCES), Unique()],
         metadata={"description": "Where the new facts come from", "example": ["https://www.iau.org/news/"]},
     )
 
@@ -187,7 +186,6 @@ class RevisionCreateSchema(StrictSchema):
     def _check(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if not any(name in data for name in REVISABLE_FIELDS):
             raise ValidationError("Propose a new title, summary or url", "_schema")
-        unique_items(data, "sources")
 
 
 class FieldChangeSchema(StrictSchema):

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.challenges.domain.submissions import SubmissionStatus
-from shared.schemas import ObjectId, PageQuerySchema, StrictSchema, Text, page_schema, unique_items
+from shared.schemas import ObjectId, PageQuerySchema, StrictSchema, Text, Unique, page_schema
 
 MAX_CONTENT = 20_000
 MAX_LINKS = 10
@@ -26,7 +26,7 @@ class SubmissionCreateSchema(StrictSchema):
     links = fields.List(
         fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=MAX_URL)),
         load_default=list,
-        validate=validate.Length(max=MAX_LINKS),
+        validate=[validate.Length(max=MAX_LINKS), Unique()],
         metadata={"description": f"Sources or attachments: up to {MAX_LINKS} distinct http(s) URLs"},
     )
 
@@ -34,7 +34,6 @@ class SubmissionCreateSchema(StrictSchema):
     def _check(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if "content" in data and not data["content"].strip():
             raise ValidationError("Write something: content cannot be blank", "content")
-        unique_items(data, "links")
 
 
 class GradeSchema(StrictSchema):

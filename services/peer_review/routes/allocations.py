@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.peer_review.routes import ID, STAFF, documents_errors, path_parameters, use_case_context
 from services.peer_review.routes.assignments import assignment_view
@@ -21,9 +20,9 @@ from services.peer_review.schemas.assignments import (
 from services.peer_review.usecases import assignments as usecases
 from services.peer_review.usecases import reviews
 from shared.auth import authenticate, requires
-from shared.web import page
+from shared.web import ServiceBlueprint, page
 
-blp = Blueprint("allocations", __name__, description="Teachers' view and adjustment of a challenge's allocation")
+blp = ServiceBlueprint("allocations", __name__, description="Teachers' view and adjustment of a challenge's allocation")
 
 ALLOCATED_EXAMPLE = {**ASSIGNMENT_EXAMPLE, "reviewer_id": "bob"}
 

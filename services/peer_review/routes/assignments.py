@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.peer_review.domain.reviews import Review
 from services.peer_review.routes import ID, MEMBERS, documents_errors, path_parameters, use_case_context
@@ -22,9 +21,9 @@ from services.peer_review.schemas.reviews import REVIEW_EXAMPLE, ReviewCreateSch
 from services.peer_review.usecases import assignments as usecases
 from services.peer_review.usecases import reviews
 from shared.auth import authenticate, requires
-from shared.web import page
+from shared.web import ServiceBlueprint, page
 
-blp = Blueprint("assignments", __name__, description="My review assignments, the review queue, and reviewing")
+blp = ServiceBlueprint("assignments", __name__, description="My review assignments, the review queue, and reviewing")
 
 
 def assignment_view(view: usecases.AssignmentView, *, with_reviewer: bool = False) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.peer_review.domain.reviews import Review, Target
 from services.peer_review.routes import ID, MEMBERS, STAFF, documents_errors, path_parameters, use_case_context
@@ -22,8 +21,11 @@ from services.peer_review.schemas.reviews import (
 from services.peer_review.usecases import reviews as usecases
 from shared.auth import authenticate, requires
 from shared.contracts.vocabulary import TargetKind
+from shared.web import ServiceBlueprint
 
-blp = Blueprint("reviews", __name__, description="Reviews, consensus grades, overrides and reviewers' reliability")
+blp = ServiceBlueprint(
+    "reviews", __name__, description="Reviews, consensus grades, overrides and reviewers' reliability"
+)
 
 KIND = "any(submission, revision)"
 TARGET_EXAMPLE = {
