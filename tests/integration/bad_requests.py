@@ -14,6 +14,25 @@ from typing import Any
 # A value in a case's changes that removes the field from the valid body.
 MISSING = object()
 
+# Bad pages of every list endpoint: name -> (parameters merged into the valid query, exactly the
+# parameters the 422's `errors` names).
+PAGE_CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
+    "a page of none": ({"limit": 0}, {"limit"}),
+    "a page of 101": ({"limit": 101}, {"limit"}),
+    "a negative page": ({"limit": -1}, {"limit"}),
+    "a huge page": ({"limit": 10**20}, {"limit"}),
+    "a fractional page": ({"limit": "2.5"}, {"limit"}),
+    "a page as text": ({"limit": "ten"}, {"limit"}),
+    "a boolean page": ({"limit": "true"}, {"limit"}),
+    "an empty page size": ({"limit": ""}, {"limit"}),
+    "an injected page size": ({"limit": '{"$gt": 0}'}, {"limit"}),
+    "a negative offset": ({"offset": -1}, {"offset"}),
+    "an offset beyond the last page": ({"offset": 100_001}, {"offset"}),
+    "an offset as text": ({"offset": "first"}, {"offset"}),
+    "an injected offset": ({"offset": '{"$gt": 0}'}, {"offset"}),
+    "two bad parameters": ({"limit": 0, "offset": -1}, {"limit", "offset"}),
+}
+
 
 def request_kwargs(
     valid: Callable[[], dict[str, Any]], bad: dict[str, Any], fill: Callable[[Any], Any] = lambda value: value

@@ -23,7 +23,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.factories import challenge_body, resource_body, revision_body, submission_body
-from tests.integration.bad_requests import MISSING, hostile_bodies, request_kwargs
+from tests.integration.bad_requests import MISSING, PAGE_CASES, hostile_bodies, refused, request_kwargs
 from tests.integration.world import (
     LEARNER,
     OTHER_COHORT,
@@ -319,4 +319,105 @@ def test_an_unknown_or_malformed_id_is_not_found_and_changes_nothing(
     response = _send(unchanged.client, endpoint, unchanged.world.fill(path), json=body)
     assert response.status_code == 404, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
+    unchanged.assert_unchanged()
+
+
+@dataclass(frozen=True)
+class ListEndpoint:
+    """A list endpoint, a caller it answers 200 for, and the bad values of its own parameters."""
+
+    name: str
+    path: str
+    headers: dict[str, str]
+    # name -> (parameters of the query, exactly the parameters `errors` names)
+    cases: dict[str, tuple[dict[str, Any], set[str]]] = field(default_factory=dict)
+
+
+INJECTED = '{"$gt": ""}'
+LISTS = (
+    ListEndpoint(
+        "list challenges",
+        "/challenges",
+        OWNER_TEACHER,
+        {
+            "an unknown status": ({"status": "deleted"}, {"status"}),
+            "an unknown kind": ({"kind": "quiz"}, {"kind"}),
+            "an injected tag": ({"tag": INJECTED}, {"tag"}),
+            "an overlong tag": ({"tag": "t" * 65}, {"tag"}),
+            "an injected cohort": ({"cohort": INJECTED}, {"cohort"}),
+            "open as yes": ({"open": "yes"}, {"open"}),
+            "open as 1": ({"open": "1"}, {"open"}),
+            "an empty owner": ({"owner_id": ""}, {"owner_id"}),
+            "an overlong owner": ({"owner_id": "o" * 129}, {"owner_id"}),
+            "an unknown order": ({"sort": "random"}, {"sort"}),
+        },
+    ),
+    ListEndpoint(
+        "search resources",
+        "/resources",
+        LEARNER,
+        {
+            "an injected tag": ({"tag": INJECTED}, {"tag"}),
+            "empty search text": ({"q": ""}, {"q"}),
+            "overlong search text": ({"q": "q" * 201}, {"q"}),
+            "stale as 1": ({"stale": "1"}, {"stale"}),
+            "flagged as on": ({"flagged": "on"}, {"flagged"}),
+            "an unknown flag reason": ({"flag": "boring"}, {"flag"}),
+            "an injected challenge id": ({"challenge_id": INJECTED}, {"challenge_id"}),
+            "an unknown order": ({"sort": "random"}, {"sort"}),
+        },
+    ),
+    ListEndpoint(
+        "list my submissions",
+        "/submissions",
+        LEARNER,
+        {
+            "an unknown status": ({"status": "lost"}, {"status"}),
+            "an injected challenge id": ({"challenge_id": INJECTED}, {"challenge_id"}),
+        },
+    ),
+    ListEndpoint(
+        "list challenge submissions",
+        "/challenges/{challenge}/submissions",
+        OWNER_TEACHER,
+        {"an unknown status": ({"status": "lost"}, {"status"})},
+    ),
+    ListEndpoint("list submission versions", "/submissions/{submission}/versions", LEARNER),
+    ListEndpoint(
+        "list revisions",
+        "/resources/{resource}/revisions",
+        LEARNER,
+        {"an unknown status": ({"status": "maybe"}, {"status"})},
+    ),
+)
+QUERY_CASES = [
+    pytest.param(endpoint, query, names, id=f"{endpoint.name}: {case_name}")
+    for endpoint in LISTS
+    for case_name, (query, names) in {**PAGE_CASES, **endpoint.cases}.items()
+]
+
+
+@pytest.mark.parametrize("endpoint", [pytest.param(endpoint, id=endpoint.name) for endpoint in LISTS])
+def test_the_plain_list_answers(unchanged: Unchanged, endpoint: ListEndpoint) -> None:
+    response = unchanged.client.get(unchanged.world.fill(endpoint.path), headers=endpoint.headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    unchanged.assert_unchanged()
+
+
+@pytest.mark.parametrize(("endpoint", "query", "names"), QUERY_CASES)
+def test_a_bad_query_parameter_is_refused_naming_it_and_changes_nothing(
+    unchanged: Unchanged, endpoint: ListEndpoint, query: dict[str, Any], names: set[str]
+) -> None:
+    path = unchanged.world.fill(endpoint.path)
+    response = unchanged.client.get(path, query_string=query, headers=endpoint.headers)
+    assert set(refused(response, 422)["errors"]) == names
+    unchanged.assert_unchanged()
+
+
+@pytest.mark.parametrize("text", [".*", "(", "[a-", "\\", "$where", '{"$ne": null}'])
+def test_search_text_is_matched_literally_never_as_a_pattern(unchanged: Unchanged, text: str) -> None:
+    """`q` is escaped before it reaches MongoDB: a regular expression or an operator finds only itself."""
+    response = unchanged.client.get("/resources", query_string={"q": text}, headers=LEARNER)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["total"] == 0
     unchanged.assert_unchanged()

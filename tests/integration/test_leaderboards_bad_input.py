@@ -30,7 +30,7 @@ from flask.testing import FlaskClient
 
 from devstack.servers import RedisServer
 from services.leaderboards.domain.boards import MAX_MEMBERS, Window, window_periods
-from tests.integration.bad_requests import MISSING, hostile_bodies, refused, request_kwargs
+from tests.integration.bad_requests import MISSING, PAGE_CASES, hostile_bodies, refused, request_kwargs
 from tests.integration.leaderboards_world import (
     ADMIN,
     LEARNER,
@@ -223,21 +223,6 @@ WINDOW_CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
     "an overlong period": ({"period": "2026-W48-and-more"}, {"period"}),
     "a short period": ({"period": "W4"}, {"period"}),
     "an empty period": ({"period": ""}, {"period"}),
-}
-PAGE_CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
-    "a page of none": ({"limit": 0}, {"limit"}),
-    "a page of 101": ({"limit": 101}, {"limit"}),
-    "a negative page": ({"limit": -1}, {"limit"}),
-    "a huge page": ({"limit": 10**20}, {"limit"}),
-    "a fractional page": ({"limit": "2.5"}, {"limit"}),
-    "a page as text": ({"limit": "ten"}, {"limit"}),
-    "a boolean page": ({"limit": "true"}, {"limit"}),
-    "an empty page size": ({"limit": ""}, {"limit"}),
-    "an injected page size": ({"limit": '{"$gt": 0}'}, {"limit"}),
-    "a negative offset": ({"offset": -1}, {"offset"}),
-    "an offset beyond the last page": ({"offset": 100_001}, {"offset"}),
-    "an offset as text": ({"offset": "first"}, {"offset"}),
-    "two bad parameters": ({"limit": 0, "offset": -1}, {"limit", "offset"}),
 }
 AROUND_CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
     "a negative around": ({"around": -1}, {"around"}),

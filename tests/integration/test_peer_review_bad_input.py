@@ -24,7 +24,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from devstack.servers import RedisServer
-from tests.integration.bad_requests import MISSING, hostile_bodies, refused, request_kwargs
+from tests.integration.bad_requests import MISSING, PAGE_CASES, hostile_bodies, refused, request_kwargs
 from tests.integration.peer_review_world import (
     ADMIN,
     AUTHOR,
@@ -275,22 +275,6 @@ class ListEndpoint:
     cases: dict[str, tuple[dict[str, Any], set[str]]]
 
 
-PAGE_CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
-    "a page of none": ({"limit": 0}, {"limit"}),
-    "a page of 101": ({"limit": 101}, {"limit"}),
-    "a negative page": ({"limit": -1}, {"limit"}),
-    "a huge page": ({"limit": 10**20}, {"limit"}),
-    "a fractional page": ({"limit": "2.5"}, {"limit"}),
-    "a page as text": ({"limit": "ten"}, {"limit"}),
-    "a boolean page": ({"limit": "true"}, {"limit"}),
-    "an empty page size": ({"limit": ""}, {"limit"}),
-    "an injected page size": ({"limit": '{"$gt": 0}'}, {"limit"}),
-    "a negative offset": ({"offset": -1}, {"offset"}),
-    "an offset beyond the last page": ({"offset": 100_001}, {"offset"}),
-    "an offset as text": ({"offset": "first"}, {"offset"}),
-    "an injected offset": ({"offset": '{"$gt": 0}'}, {"offset"}),
-    "two bad parameters": ({"limit": 0, "offset": -1}, {"limit", "offset"}),
-}
 CHALLENGE_ID_CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
     "a challenge id not an id": ({"challenge_id": "abc"}, {"challenge_id"}),
     "an injected challenge id": ({"challenge_id": '{"$gt": ""}'}, {"challenge_id"}),
