@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import importlib.util
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Self
 
@@ -237,6 +239,17 @@ class _Server(Startable):
         self._halt(self.stop_timeout)
         self._launch_or_stop()
         return self
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """Keep the server stopped for the block (an outage), then start it on the same port and directory."""
+        if self._directory is None:
+            raise RuntimeError(f"{self.name} has not been started")
+        self._halt(self.stop_timeout)
+        try:
+            yield
+        finally:
+            self._launch_or_stop()
 
     def kill(self) -> None:
         """Kill the server with SIGKILL (a crash), keeping its directory so restart() can recover."""

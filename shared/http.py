@@ -14,7 +14,13 @@ RETRYABLE_STATUSES = (502, 503, 504)
 
 
 class ServiceClient:
-    """A small client for one neighbouring service."""
+    """A small client for one neighbouring service.
+
+    Each attempt waits at most `connect_timeout` to connect and `timeout` for each read; an idempotent call
+    is tried at most `retries` more times, after a backoff that doubles from `backoff_factor` seconds. No
+    wait between attempts exceeds `max_wait` seconds, not even one a neighbour asks for with `Retry-After`
+    (urllib3 would honour up to six hours): a neighbour's 503 must not stall the caller's own request.
+    """
 
     def __init__(
         self,
@@ -24,6 +30,7 @@ class ServiceClient:
         connect_timeout: float = 1.0,
         retries: int = 2,
         backoff_factor: float = 0.2,
+        max_wait: int = 2,
         token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -37,6 +44,8 @@ class ServiceClient:
             read=retries,
             status=retries,
             backoff_factor=backoff_factor,
+            backoff_max=max_wait,
+            retry_after_max=max_wait,
             status_forcelist=RETRYABLE_STATUSES,
             allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
             raise_on_status=False,

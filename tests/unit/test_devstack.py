@@ -486,6 +486,24 @@ def test_redis_recovers_acknowledged_writes_after_a_crash(redis_server: RedisSer
 
 @pytest.mark.integration
 @pytest.mark.timeout(60)
+def test_a_server_stopped_for_a_while_comes_back_on_its_port_with_its_data(redis_server: RedisServer) -> None:
+    with redis.Redis.from_url(redis_server.url, socket_timeout=5) as client:
+        client.set("kept", "yes")
+    port, first_pid = redis_server.port, redis_server.pid
+    assert first_pid is not None
+
+    with redis_server.stopped():
+        assert not redis_server.is_running
+        assert process_gone(first_pid)
+        assert port_is_free(port)
+
+    assert (redis_server.is_running, redis_server.port) == (True, port)
+    with redis.Redis.from_url(redis_server.url, socket_timeout=5) as client:
+        assert client.get("kept") == b"yes"
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
 def test_a_given_data_dir_is_kept_reused_and_guarded(tmp_path: Path) -> None:
     data_dir = tmp_path / "redis"
     with RedisServer(data_dir=data_dir) as first:
