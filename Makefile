@@ -48,10 +48,11 @@ test-integration: $(STAMP) ## Run the integration tests (real Redis and FerretDB
 test-e2e: $(STAMP) ## Run the end-to-end tests (services as real processes)
 	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
 
-bench: $(STAMP) ## Run the benchmarks; each prints its figures against a bare baseline measured in the same run
+bench: $(STAMP) ## Run the benchmarks: figures against a bare baseline measured in the same run, then each endpoint under load
 	$(PYTHON) -m bench.allocation
 	$(PYTHON) -m bench.boards
 	$(PYTHON) -m bench.events
+	$(PYTHON) -m bench.load
 
 lint: $(STAMP) ## Check style, types and the import contracts (ruff, mypy, import-linter)
 	$(VENV)/bin/ruff check .

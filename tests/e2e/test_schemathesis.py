@@ -81,9 +81,7 @@ def test_schemathesis_finds_nothing_against_the_running_service(
 
 
 @pytest.mark.parametrize("service_name", [spec.name for spec in SERVICES])
-def test_a_request_line_too_long_for_the_server_is_refused_as_problem_json(
-    fuzzed: Stack, service_name: str
-) -> None:
+def test_a_request_line_too_long_for_the_server_is_refused_as_problem_json(fuzzed: Stack, service_name: str) -> None:
     """gunicorn refuses request lines over 8190 bytes before the app sees them; the answer is still problem+json."""
     response = requests.get(f"{fuzzed.urls[service_name]}/healthz?pad={'x' * 9000}", timeout=10)
     assert response.status_code == 414
