@@ -6,21 +6,17 @@ token is the view's to answer with 401, as it would without the hook.
 
 from __future__ import annotations
 
-from flask import g
-
 from shared.auth import Principal, authenticate
 from shared.errors import Problem
 
-# Set on `g` once this request's token was refused, so that every hook does not check (and log) it again.
-_REFUSED = "connective_caller_refused"
-
 
 def current_caller() -> Principal | None:
-    """Return the caller of this request, or None without a valid bearer token (never raising)."""
-    if g.get(_REFUSED):
-        return None
+    """Return the caller of this request, or None without a valid bearer token (never raising).
+
+    `authenticate` checks a request's token once and remembers its principal or its refusal, so hooks
+    and the view may all ask without checking (or logging) the token again.
+    """
     try:
         return authenticate()
     except Problem:
-        setattr(g, _REFUSED, True)
         return None

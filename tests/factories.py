@@ -6,6 +6,9 @@ import itertools
 import uuid
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from shared.auth import mint_token
 from shared.contracts.events import Event, EventType
 
@@ -116,3 +119,17 @@ def revision_verified_event(
             "reasons": [f"{verdict}: checked the sources"],
         },
     )
+
+
+def rsa_key_pair() -> tuple[str, str]:
+    """Return a new (private PEM, public PEM) pair, for tokens verified in public-key mode."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public

@@ -18,6 +18,7 @@ from shared.queues import make_queue
 from shared.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.integration.world import Unchanged, WorldHost, hosted_world
+from tests.integration.writes import SERVICES, started_apps
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +132,17 @@ def unchanged(host: WorldHost) -> Iterator[Unchanged]:
     """Return the module's shared world and a snapshot of every collection and queue taken before the test."""
     with host.shared() as view:
         yield view
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[[str, Settings], Flask]]:
+    """Return a function making a service's app from settings (closed after the test)."""
+    with started_apps() as make:
+        yield make
+
+
+@pytest.fixture(params=SERVICES)
+def service(request: pytest.FixtureRequest) -> str:
+    """Return each service's name in turn (the tests of the kit's write protections run on all three)."""
+    name: str = request.param
+    return name

@@ -7,7 +7,7 @@ each collection's count, and the length of every RQ queue and Redis stream.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,26 +19,12 @@ from shared.idempotency import HEADER, REPLAYED_HEADER
 from shared.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.integration import api
-from tests.integration.writes import SERVICES, Scene, footprint, records, scene, started_apps, write_without_world
+from tests.integration.writes import Scene, footprint, records, scene, write_without_world
 
 pytestmark = pytest.mark.integration
 
 # The headers a replay repeats from the first answer.
 REPLAYED = ("Content-Type", "Location", "ETag")
-
-
-@pytest.fixture
-def make_app() -> Iterator[Callable[[str, Settings], Flask]]:
-    """Return a function making a service's app from settings (closed after the test)."""
-    with started_apps() as make:
-        yield make
-
-
-@pytest.fixture(params=SERVICES)
-def service(request: pytest.FixtureRequest) -> str:
-    """Return each service's name in turn."""
-    name: str = request.param
-    return name
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ their views refuse (an empty body): every write counts, whatever it is answered.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,25 +19,11 @@ from shared.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.factories import bearer
 from tests.integration import api
-from tests.integration.writes import SERVICES, Scene, footprint, scene, started_apps, write_without_world
+from tests.integration.writes import Scene, footprint, scene, write_without_world
 
 pytestmark = pytest.mark.integration
 
 OTHER_ADDRESS = {"REMOTE_ADDR": "127.0.0.2"}
-
-
-@pytest.fixture
-def make_app() -> Iterator[Callable[[str, Settings], Flask]]:
-    """Return a function making a service's app from settings (closed after the test)."""
-    with started_apps() as make:
-        yield make
-
-
-@pytest.fixture(params=SERVICES)
-def service(request: pytest.FixtureRequest) -> str:
-    """Return each service's name in turn."""
-    name: str = request.param
-    return name
 
 
 def limited(

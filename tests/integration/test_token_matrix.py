@@ -29,8 +29,6 @@ from typing import Any
 import jwt
 import jwt.exceptions
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 
 from devstack.servers import RedisServer
@@ -38,7 +36,7 @@ from services.challenges.app import create_app as create_challenges_app
 from services.leaderboards.app import create_app as create_leaderboards_app
 from services.peer_review.app import create_app as create_peer_review_app
 from shared.settings import Settings
-from tests.factories import NO_RATE_LIMITS, SECRET
+from tests.factories import NO_RATE_LIMITS, SECRET, rsa_key_pair
 from tests.integration.leaderboards_world import snapshot
 from tests.integration.matrix import documented_operations
 
@@ -66,22 +64,8 @@ LEAKED_WORDS = (
 )
 
 
-def _rsa_keys() -> tuple[str, str]:
-    """Return a new (private PEM, public PEM) pair."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-PRIVATE_KEY, PUBLIC_KEY = _rsa_keys()
-OTHER_PRIVATE_KEY, _ = _rsa_keys()
+PRIVATE_KEY, PUBLIC_KEY = rsa_key_pair()
+OTHER_PRIVATE_KEY, _ = rsa_key_pair()
 
 
 @dataclass(frozen=True)

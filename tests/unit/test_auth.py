@@ -12,8 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from flask import Flask
 from structlog.testing import capture_logs
 
@@ -21,6 +20,7 @@ from shared import cli
 from shared.auth import TokenVerifier, authenticate, mint_token
 from shared.errors import Problem
 from shared.settings import Settings
+from tests.factories import rsa_key_pair
 
 SECRET = "development-secret-long-enough-for-hs256"
 
@@ -58,16 +58,7 @@ def signed(claims: dict[str, Any], secret: str = SECRET) -> str:
 @pytest.fixture(scope="module")
 def rsa_keys() -> tuple[str, str]:
     """Return (private PEM, public PEM)."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private_pem, public_pem
+    return rsa_key_pair()
 
 
 @pytest.fixture
