@@ -15,7 +15,7 @@ ROLE ?= learner
 COHORTS ?=
 JWT_SECRET ?= connective-development-secret-change-me
 
-.PHONY: help install ferretdb run demo test test-unit test-integration test-e2e bench lint format token compose-check clean
+.PHONY: help install ferretdb run demo test test-faults test-unit test-integration test-e2e bench lint format token compose-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ run: $(STAMP) ## Run everything locally: Redis, FerretDB, three APIs (gunicorn) 
 test: $(STAMP) ## Run the whole test suite (unit, integration with FerretDB + Redis, end-to-end processes)
 	@command -v go >/dev/null && bash tools/ferretdb/install.sh || true
 	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+test-faults: $(STAMP) ## Run the fault runs (killed workers, restarted Redis and FerretDB, absent APIs under load)
+	@command -v go >/dev/null && bash tools/ferretdb/install.sh || true
+	$(PYTHON) -m pytest tests/e2e/test_faults.py -m faults -s $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## Run the fast tests only
 	$(PYTHON) -m pytest tests/unit -m "not integration" $(PYTEST_ARGS)
