@@ -7,14 +7,14 @@ jobs and timers build one with no request id.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from shared.clock import utc_now
 from shared.contracts.auth import Principal
-from shared.contracts.events import Event, EventType
+from shared.contracts.events import Event, EventType, fact_id
 
 
 def _no_request_id() -> str | None:
@@ -29,8 +29,21 @@ class UseCaseContext:
     clock: Callable[[], datetime] = field(default=utc_now)
     request_id: Callable[[], str | None] = field(default=_no_request_id)
 
-    def event(self, event_type: EventType, actor: Principal | None, data: Mapping[str, Any], now: datetime) -> Event:
-        """Make an event of this service, stamped with the request id that caused it (no actor: the system)."""
+    def event(
+        self,
+        event_type: EventType,
+        actor: Principal | None,
+        data: Mapping[str, Any],
+        now: datetime,
+        *,
+        fact: Sequence[object] | None = None,
+    ) -> Event:
+        """Make an event of this service, stamped with the request id that caused it (no actor: the system).
+
+        An event announcing something that happens once names it as `fact` (`shared.contracts.events.fact_id`):
+        its id is then the same however many writers announce it, and consumers take it once.
+        """
+        extra: dict[str, Any] = {"id": fact_id(event_type, *fact)} if fact is not None else {}
         return Event(
             type=event_type,
             producer=self.producer,
@@ -38,4 +51,5 @@ class UseCaseContext:
             data=dict(data),
             occurred_at=now,
             request_id=self.request_id(),
+            **extra,
         )

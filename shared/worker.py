@@ -114,9 +114,28 @@ def _worker(worker_class: type[W], queue_name: str, connection: redis.Redis, nam
 
 
 class ServiceWorker(SimpleWorker):
-    """A SimpleWorker that remembers whether it was asked to stop (a signal, or RQ's shutdown command)."""
+    """A SimpleWorker that remembers whether it was asked to stop, and keeps its scheduler running.
+
+    RQ's scheduler is a child process of the worker that ends on any Redis error (a Redis restart, or
+    Redis still loading its data), and while none runs, the queue's retries wait. RQ starts it again at
+    its maintenance, which it runs between jobs and when its wait for a job times out: after
+    `worker_ttl - 15` s, 405 s by default, on an idle queue. This worker waits no longer than a
+    maintenance interval, so a dead scheduler is back within a minute.
+    """
 
     stop_asked = False
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """Wait for a job no longer than the maintenance interval, so an idle worker still runs it."""
+        return MAINTENANCE_INTERVAL_SECONDS
+
+    def run_maintenance_tasks(self) -> None:
+        """Say so if this worker's scheduler died, then run RQ's maintenance (which starts another)."""
+        process = self.scheduler._process if self.scheduler is not None else None
+        if process is not None and not process.is_alive():
+            log.warning("scheduler_restarting", queue=self.queues[0].name, exit_code=process.exitcode)
+        super().run_maintenance_tasks()
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """Note the request, then stop as RQ does: after the job in hand."""
@@ -187,6 +206,25 @@ class StuckJobs:
         return len(stuck)
 
 
+def release_dead_scheduler(queue: Queue) -> bool:
+    """Release the queue's scheduler lock if the scheduler holding it ran on this host and has ended."""
+    connection = queue.connection
+    lock_key = RQScheduler.get_locking_key(queue.name)
+    holder = connection.get(lock_key)
+    if not holder:
+        return False
+    try:
+        name = holder.decode() if isinstance(holder, bytes) else str(holder)
+        scheduler: RQScheduler | None = RQScheduler.fetch(name, connection)
+    except SchedulerNotFound:
+        scheduler = None
+    if scheduler is None or not _ended(scheduler.hostname, scheduler.pid):
+        return False
+    release_lock(connection, lock_key, scheduler.name)
+    scheduler.register_death()
+    return True
+
+
 def recover_abandoned_jobs(queue: Queue) -> list[str]:
     """Hand back at once what dead workers of the queue left; return the names of the dead ones of this host.
 
@@ -213,17 +251,7 @@ def recover_abandoned_jobs(queue: Queue) -> list[str]:
         if execution.worker_name in names or not _registered(connection, execution.worker_name):
             expired[execution.composite_key] = 0
     _abandon(registry, expired)
-    lock_key = RQScheduler.get_locking_key(queue.name)
-    holder = connection.get(lock_key)
-    if holder:
-        try:
-            name = holder.decode() if isinstance(holder, bytes) else str(holder)
-            scheduler: RQScheduler | None = RQScheduler.fetch(name, connection)
-        except SchedulerNotFound:
-            scheduler = None
-        if scheduler is not None and _ended(scheduler.hostname, scheduler.pid):
-            release_lock(connection, lock_key, scheduler.name)
-            scheduler.register_death()
+    release_dead_scheduler(queue)
     if names or expired:
         log.warning("abandoned_jobs_recovered", queue=queue.name, dead_workers=sorted(names), jobs=len(expired))
     return sorted(names)

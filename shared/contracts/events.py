@@ -10,6 +10,8 @@ from enum import StrEnum
 from typing import Any
 
 SCHEMA_VERSION = 1
+# The namespace of fact ids (below): fixed for good, since consumers remember the ids they have seen.
+FACT_NAMESPACE = uuid.UUID("f3137b16-c6d5-482f-a843-d79ae6b7e30a")
 
 
 class EventType(StrEnum):
@@ -43,6 +45,18 @@ EVENT_TYPES = frozenset(event_type.value for event_type in EventType)
 
 class InvalidEvent(ValueError):
     """An envelope that does not follow the contract; it is never retried."""
+
+
+def fact_id(event_type: str, *subject: object) -> str:
+    """Return the id of the event announcing a fact that happens once, the same whoever announces it.
+
+    `subject` names the fact: the document and the state it changed from (a target graded at sequence 4),
+    or what can happen only once (a review rated). Two writers that both saw the same state and both
+    wrote (a job run again beside a request, or FerretDB acknowledging both of two conditional writes of
+    one document) then announce one event, which every consumer takes once.
+    """
+    name = "\x1f".join([event_type, *(str(part) for part in subject)])
+    return str(uuid.uuid5(FACT_NAMESPACE, name))
 
 
 def _utc_now() -> datetime:

@@ -619,6 +619,8 @@ LOGGED = (
     "outbox_publish_deferred",
     "outbox_relayed",
     "dependency_unavailable",
+    "scheduler_restarting",
+    "events_already_processed",
 )
 
 
@@ -642,6 +644,9 @@ def logged(stack: FaultStack) -> Counter[str]:
                 found["stuck_jobs_handed_back"] += record["result"] if record.get("task") == "stuck_jobs" else 0
             elif message == "outbox_relayed":
                 found["events_relayed"] += record["count"]
+            elif message == "events_already_processed":
+                # Delivered again, or announced twice under one id (a fact graded by two workers at once).
+                found["events_taken_once"] += record["count"]
             else:
                 found[message] += 1
     return found

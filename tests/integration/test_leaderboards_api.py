@@ -327,7 +327,7 @@ def test_a_malformed_future_or_too_old_period_is_not_found_saying_why(
 def test_the_rules_endpoint_shows_the_rules_file_in_force(leaderboards: FlaskClient) -> None:
     declared = tomllib.loads(DEFAULT_RULES.read_text(encoding="utf-8"))
     shown = ok(leaderboards.get("/rules", headers=LEARNER))
-    assert (shown["version"], shown["daily_activity_cap"], shown["timezone"]) == (2, 200, "UTC")
+    assert (shown["version"], shown["daily_activity_cap"], shown["timezone"]) == (3, 200, "UTC")
     assert shown["version"] == declared["version"]
     assert shown["daily_activity_cap"] == declared["daily_activity_cap"]
     assert shown["levels"] == declared["levels"]["thresholds"]

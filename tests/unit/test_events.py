@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from shared.contracts.events import EVENT_TYPES, SCHEMA_VERSION, Event, EventType, InvalidEvent
+from shared.contracts.events import EVENT_TYPES, SCHEMA_VERSION, Event, EventType, InvalidEvent, fact_id
 from shared.contracts.payloads import PAYLOAD_SCHEMAS, load_payload
 from shared.registry import SERVICES, ServiceSpec, consumers_of
+from shared.usecase import UseCaseContext
 
 SHARED_DATA = {
     "resource_id": "r1",
@@ -73,6 +74,24 @@ def test_new_events_get_distinct_ids() -> None:
     first = Event(type="resource.shared", producer="challenges", actor_id=None, data={})
     second = Event(type="resource.shared", producer="challenges", actor_id=None, data={})
     assert first.id != second.id
+
+
+def test_events_announcing_one_fact_share_an_id_whoever_makes_them() -> None:
+    now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    first = UseCaseContext("peer_review").event(EventType.TARGET_GRADED, None, {"grade": 0.8}, now, fact=("t1", 4))
+    later = now + timedelta(seconds=3)
+    again = UseCaseContext("peer_review").event(EventType.TARGET_GRADED, None, {"grade": 0.75}, later, fact=("t1", 4))
+    assert first.id == again.id == fact_id(EventType.TARGET_GRADED, "t1", 4)
+    assert Event.from_dict(first.to_dict()).id == first.id
+    others = {
+        fact_id(EventType.TARGET_GRADED, "t1", 5),
+        fact_id(EventType.REVISION_VERIFIED, "t1", 4),
+        fact_id(EventType.TARGET_GRADED, "t14"),
+        fact_id(EventType.TARGET_GRADED, "t", "14"),
+    }
+    assert len(others) == 4 and first.id not in others
+    plain = UseCaseContext("peer_review").event(EventType.TARGET_GRADED, None, {}, now)
+    assert plain.id != first.id
 
 
 def test_from_dict_converts_offsets_to_utc() -> None:

@@ -403,6 +403,17 @@ def test_each_reviewer_of_a_graded_target_is_awarded_for_their_own_review() -> N
     assert accurate == [("rita", 5, reviews[0]["review_id"]), ("sam", 3, reviews[1]["review_id"])]
 
 
+def test_a_review_graded_twice_earns_its_accuracy_once() -> None:
+    # Peer review announces one grading per state of a target; should a target that lost its grade to a
+    # racing write be graded again, its reviews (the same ones) earn nothing more.
+    work = Worker()
+    reviews = [review_of("rita", 1.0)]
+    first, second = (graded("alice", grade=0.8, reviews=reviews), graded("alice", grade=0.8, reviews=reviews))
+    accurate = [entry for entry in work(first, second) if entry.rule == "review.accurate"]
+    assert [entry.points for entry in accurate] == [5, 0]
+    assert "limit of 1" in accurate[1].reason
+
+
 def test_reviewers_earn_nothing_for_accuracy_when_the_grade_was_overridden() -> None:
     entries = Worker()(graded("alice", grade=0.8, reviews=[review_of("rita", 1.0)], overridden=True))
     assert [entry.rule for entry in entries] == ["submission.graded"]

@@ -986,6 +986,29 @@ def test_a_crash_between_the_last_review_and_the_grade_is_finished_by_the_repair
     assert graded["review_count"] == 3
 
 
+def test_two_graders_who_both_saw_a_target_open_announce_one_grading(world: FakePeerReview) -> None:
+    # A request and the repair timer can both find a reviewed target open, and FerretDB 1.x acknowledges
+    # both of two conditional writes of one document (the later overwrites the earlier): both grade it.
+    course = Course(world, reviewers=3)
+    course.class_of(*FOUR)
+    review(world, course.assignment("bob", "amy"))
+    review(world, course.assignment("cat", "amy"))
+    _crash_after_review_write(world, course.assignment("dan", "amy"), course.target("amy"))
+    seen_open = course.target("amy")
+    context = world.context(MEDIAN)
+    assert reviews.conclude(seen_open, context).status == TargetStatus.GRADED
+    world.targets.items[seen_open.key] = seen_open  # the second grader's write matched the state it read
+    assert reviews.conclude(seen_open, context).status == TargetStatus.GRADED
+    first, second = world.log.of_type(EventType.TARGET_GRADED)
+    assert first.id == second.id
+    # A later grading (a teacher's binding grade) is a fact of its own.
+    teacher_grade = reviews.override(
+        TargetKind.SUBMISSION, seen_open.target_id, {"scores": GOOD}, actor=TEACHER, context=context
+    )
+    assert teacher_grade.sequence == seen_open.sequence + 2
+    assert world.log.of_type(EventType.TARGET_GRADED)[-1].id != first.id
+
+
 def _crash_after_review_write(world: FakePeerReview, assignment: Assignment, target: Target) -> Review:
     """Store a review with its event as `submit_review` does, and stop where the process would have died."""
     written = review_of(

@@ -193,3 +193,14 @@ def test_a_worker_whose_loop_quits_on_a_lost_redis_is_started_again_until_asked_
     assert worker_module.run_worker(service="leaderboards", queue_name=QUEUE, redis_provider=RedisProvider(redis_url))
     assert len(FlakyWorker.made) == 3
     assert pauses == [1.0, 2.0]
+
+
+def test_an_idle_worker_runs_its_maintenance_every_interval_so_a_dead_scheduler_is_started_again(
+    connection: redis.Redis,
+) -> None:
+    # RQ starts a dead scheduler again (the queue's retries wait meanwhile) only at its maintenance, which
+    # an idle RQ worker reaches when its wait for a job times out: after 405 s by default.
+    service_worker = _worker(worker_module.ServiceWorker, QUEUE, connection, "leaderboards-idle")
+    plain = _worker(SimpleWorker, QUEUE, connection, "leaderboards-plain")
+    assert service_worker.dequeue_timeout <= worker_module.MAINTENANCE_INTERVAL_SECONDS < plain.dequeue_timeout
+    assert service_worker.maintenance_interval == worker_module.MAINTENANCE_INTERVAL_SECONDS

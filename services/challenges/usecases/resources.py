@@ -141,6 +141,8 @@ def endorse_resource(resource_id: str, *, actor: Principal, context: Context) ->
             **_audience(resource, actor),
         },
         now,
+        # Once per endorser: two writes both acknowledged (FerretDB) still announce one endorsement.
+        fact=(resource.id, actor.user_id),
     )
     count = repository.endorse(resource.id, actor.user_id, [event])
     if count is None:

@@ -223,8 +223,16 @@ def _decision_event(
             resource, other_than=revision.proposer_id
         )
         data = _payload(resource, outcome, flagged_outdated=flagged_outdated)
-        return context.event(EventType.RESOURCE_REVISION_ACCEPTED, actor, data, record.decided_at)
-    return context.event(EventType.RESOURCE_REVISION_REJECTED, actor, _payload(resource, outcome), record.decided_at)
+        return context.event(
+            EventType.RESOURCE_REVISION_ACCEPTED, actor, data, record.decided_at, fact=(resource.id, revision.id)
+        )
+    return context.event(
+        EventType.RESOURCE_REVISION_REJECTED,
+        actor,
+        _payload(resource, outcome),
+        record.decided_at,
+        fact=(resource.id, revision.id),
+    )
 
 
 def _finish(

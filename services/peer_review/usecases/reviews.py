@@ -64,7 +64,15 @@ def _reciprocal(reviewer_id: str, target: Target, context: Context) -> bool:
     )
 
 
-def _review_event(event_type: EventType, review: Review, target: Target, context: Context, **extra: Any) -> Event:
+def _review_event(
+    event_type: EventType,
+    review: Review,
+    target: Target,
+    context: Context,
+    *,
+    fact: Sequence[object] | None = None,
+    **extra: Any,
+) -> Event:
     reviewer_cohorts = context.people.cohorts_of([review.reviewer_id]).get(review.reviewer_id, frozenset())
     data = {
         "review_id": review.id,
@@ -79,7 +87,7 @@ def _review_event(event_type: EventType, review: Review, target: Target, context
         "rule_points": rule_points_list(dict(target.rule_points)),
         **extra,
     }
-    return context.event(event_type, None, data, context.clock())
+    return context.event(event_type, None, data, context.clock(), fact=fact)
 
 
 def submit_review(assignment_id: str, fields: Mapping[str, Any], *, actor: Principal, context: Context) -> Review:
@@ -262,7 +270,8 @@ def _graded_event(target: Target, reviews: Sequence[Review], accuracy: Mapping[s
             for review in reviews
         ],
     }
-    return context.event(EventType.TARGET_GRADED, None, data, context.clock())
+    # One grading per state of the target: two graders who both saw it open announce the same event.
+    return context.event(EventType.TARGET_GRADED, None, data, context.clock(), fact=(target.key, target.sequence))
 
 
 def _pairs(target: Target, context: Context) -> set[tuple[str, str]]:
@@ -345,7 +354,7 @@ def _verified_event(
         "reasons": list(reasons),
         "decided_by_teacher": teacher_id,
     }
-    return context.event(EventType.REVISION_VERIFIED, None, data, context.clock())
+    return context.event(EventType.REVISION_VERIFIED, None, data, context.clock(), fact=(target.key, target.sequence))
 
 
 def grade_complete_targets(*, context: Context, challenge_id: str | None = None) -> int:
@@ -418,7 +427,7 @@ def rate(review_id: str, helpfulness: int, *, actor: Principal, context: Context
         # Nobody but the author may know which reviews exist.
         raise NotFound(f"No review with id {review_id}")
     rated = rate_review(review, rater_id=actor.user_id, helpfulness=helpfulness, now=context.clock())
-    event = _review_event(EventType.REVIEW_RATED, rated, target, context, helpfulness=helpfulness)
+    event = _review_event(EventType.REVIEW_RATED, rated, target, context, fact=(review.id,), helpfulness=helpfulness)
     context.reviews.save(rated, [event])
     return rated
 
