@@ -608,7 +608,8 @@ def assert_a_rebuild_changes_nothing(stack: FaultStack) -> None:
     assert "Rebuilt the boards from" in rebuild(stack)
     after = redis_boards(connection)
     changed = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
-    assert not changed, f"a rebuild changed {changed[:10]}"
+    shown = "\n".join(f"{key}: {before.get(key)!r:.400} -> {after.get(key)!r:.400}" for key in changed[:10])
+    assert not changed, f"a rebuild changed {len(changed)} keys:\n{shown}"
 
 
 # What the processes' logs say happened, counted per test: the recoveries the faults set off.

@@ -724,6 +724,8 @@ def redis_boards(connection: redis.Redis) -> dict[str, Any]:
             state[key] = connection.zrange(raw, 0, -1, withscores=True)
         elif kind == "hash":
             state[key] = dict(sorted(connection.hgetall(raw).items()))
+        elif kind == "list":
+            state[key] = connection.lrange(raw, 0, -1)
         else:
             state[key] = (kind, connection.dump(raw))
     state["markers"] = sorted(markers)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.leaderboards.domain.badges import MAX_EVIDENCE, EarnedBadge, Levels
@@ -25,7 +26,14 @@ from services.leaderboards.domain.boards import (
     window_periods,
 )
 from services.leaderboards.domain.counters import CounterOp
-from services.leaderboards.domain.ledger import RECENT_KEPT, LedgerEntry, PendingBatch, render_entry, stream_event_id
+from services.leaderboards.domain.ledger import (
+    RECENT_KEPT,
+    LedgerEntry,
+    PendingBatch,
+    ledger_order,
+    render_entry,
+    stream_event_id,
+)
 from services.leaderboards.domain.rules import local_day
 from services.leaderboards.domain.viewing import ViewGrant
 from services.leaderboards.settings import DEFAULT_RULES, read_scoring
@@ -200,22 +208,24 @@ class FakeBoards:
         self.published_keys: set[str] = set()
         self.pages: dict[tuple[str, Window, str, int], bytes] = {}
         self.counter_values: dict[str, dict[str, int]] = {}
-        self.evidence_lists: dict[str, list[str]] = {}
+        # Sorted sets, as Redis keeps them: member -> score (the entry's ledger order).
+        self.evidence_lists: dict[str, dict[str, int]] = {}
         self.processed_ids: set[str] = set()
-        self.recent: dict[str, list[bytes]] = {}
+        self.recent: dict[str, dict[bytes, int]] = {}
 
-    def _keep(self, key: str, member: str, delta: int) -> None:
-        listed = self.evidence_lists.setdefault(key, [])
+    def _keep(self, key: str, member: str, delta: int, order: int) -> None:
+        kept = self.evidence_lists.setdefault(key, {})
         if delta > 0:
-            if len(listed) < MAX_EVIDENCE and member not in listed:
-                listed.append(member)
+            kept.setdefault(member, order)
+            for dropped in _by_score(kept)[MAX_EVIDENCE:]:
+                del kept[dropped]
         else:
-            self.evidence_lists[key] = [item for item in listed if item != member]
+            kept.pop(member, None)
 
-    def _run(self, op: CounterOp) -> None:
+    def _run(self, op: CounterOp, order: int) -> None:
         fields = self.counter_values.setdefault(op.key, {})
         if op.kind == "push":
-            self._keep(op.key, op.member, op.delta)
+            self._keep(op.key, op.member, op.delta, order)
             return
         fields[op.field] = fields.get(op.field, 0) + op.delta
         if op.kind == "cross":
@@ -224,7 +234,7 @@ class FakeBoards:
                 step = 1 if op.delta > 0 else -1
                 totals = self.counter_values.setdefault(op.total_key, {})
                 totals[op.total_field] = totals.get(op.total_field, 0) + step
-                self._keep(op.evidence_key, op.member, step)
+                self._keep(op.evidence_key, op.member, step, order)
 
     def apply(
         self,
@@ -238,9 +248,13 @@ class FakeBoards:
             if entry.key in self.markers:
                 continue
             self.markers.add(entry.key)
-            self.recent[entry.user_id] = [render_entry(entry), *self.recent.get(entry.user_id, [])][:RECENT_KEPT]
+            order = ledger_order(entry)
+            newest = self.recent.setdefault(entry.user_id, {})
+            newest[render_entry(entry)] = order
+            for dropped in _by_score(newest)[: max(0, len(newest) - RECENT_KEPT)]:
+                del newest[dropped]
             for op in (counters or {}).get(entry.key, ()):
-                self._run(op)
+                self._run(op, order)
             applied += 1
             self.counts[entry.user_id] = self.counts.get(entry.user_id, 0) + 1
             if entry.points == 0:
@@ -346,7 +360,7 @@ class FakeBoards:
         return {key: dict(self.counter_values[key]) for key in logical_keys if self.counter_values.get(key)}
 
     def evidence(self, logical_keys: Sequence[str]) -> dict[str, list[str]]:
-        return {key: list(self.evidence_lists.get(key, [])) for key in logical_keys}
+        return {key: _by_score(self.evidence_lists.get(key, {})) for key in logical_keys}
 
     def processed(self, event_ids: Sequence[str]) -> set[str]:
         return {event_id for event_id in event_ids if event_id in self.processed_ids}
@@ -359,7 +373,7 @@ class FakeBoards:
 
     def recent_points(self, user_id: str) -> tuple[int, int, list[bytes]]:
         total, count = self.balance(user_id)
-        return total, count, list(self.recent.get(user_id, []))
+        return total, count, _by_score(self.recent.get(user_id, {}))[::-1]
 
     def balance(self, user_id: str) -> tuple[int, int]:
         score = self.scores.get((GLOBAL_BOARD, Window.ALL, "all"), {}).get(user_id)
@@ -391,12 +405,18 @@ class FakeBoards:
         self.pages.clear()
         self.counter_values.clear()
         self.evidence_lists.clear()
+        self.recent.clear()
         self.processed_ids.clear()
         return removed
 
     def standings(self, board: str = GLOBAL_BOARD, window: Window = Window.ALL, period: str = "all") -> dict[str, int]:
         """Return every member's points on a board (for tests)."""
         return {member: decode_points(score) for member, score in self._ordered(board, window, period)}
+
+
+def _by_score(members: Mapping[Any, int]) -> list[Any]:
+    """Return a sorted set's members as Redis orders them: by score, then by the member itself."""
+    return [member for member, _ in sorted(members.items(), key=lambda item: (item[1], item[0]))]
 
 
 def default_scoring(zone: ZoneInfo | None = None, path: Path = DEFAULT_RULES) -> Scoring:

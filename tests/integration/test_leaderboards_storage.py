@@ -21,10 +21,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.leaderboards.bootstrap import build
-from services.leaderboards.domain.badges import EarnedBadge
+from services.leaderboards.domain.badges import MAX_EVIDENCE, EarnedBadge
 from services.leaderboards.domain.boards import RENDERED_LIMITS, BoardRows, Window, window_periods
 from services.leaderboards.domain.counters import CounterOp
-from services.leaderboards.domain.ledger import LedgerEntry, ledger_key, reversal_of, stream_event_id
+from services.leaderboards.domain.ledger import (
+    RECENT_KEPT,
+    LedgerEntry,
+    ledger_key,
+    render_entry,
+    reversal_of,
+    stream_event_id,
+)
 from services.leaderboards.domain.rules import local_day
 from services.leaderboards.repository.boards import page_key
 from services.leaderboards.repository.people import COHORTS_KEY
@@ -345,6 +352,26 @@ def test_an_entrys_counter_operations_are_applied_once_with_it_and_a_reversal_ta
     }
     assert storage.boards.counters([]) == {}
     assert storage.boards.evidence([]) == {}
+
+
+def test_entries_reaching_the_boards_out_of_the_ledgers_order_are_kept_in_it(storage: Storage) -> None:
+    # A batch a crash kept off the boards reaches them after batches recorded later; a rebuild puts all of
+    # them on in the ledger's order. What is kept beside the boards in order must come out the same.
+    written = [
+        entry("alice", minutes=minute, event=f"e{minute}-{place}", position=place)
+        for minute in range(RECENT_KEPT + MAX_EVIDENCE)
+        for place in range(2)
+    ]
+    evidence = {item.key: [CounterOp("push", "evidence:alice", delta=1, member=item.key)] for item in written}
+    interrupted = written[:4] + written[-2:]
+    storage.boards.apply([item for item in written if item not in interrupted], counters=evidence)
+    storage.boards.apply(interrupted[::-1], counters=evidence)
+    _, count, newest = storage.boards.recent_points("alice")
+    assert count == len(written)
+    assert newest == [render_entry(item) for item in written[::-1][:RECENT_KEPT]]
+    assert storage.boards.evidence(["evidence:alice"]) == {
+        "evidence:alice": [item.key for item in written[:MAX_EVIDENCE]]
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------

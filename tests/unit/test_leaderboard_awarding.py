@@ -92,7 +92,7 @@ def snapshot(fake: FakeLeaderboards) -> dict[str, Any]:
         "processed": set(fake.boards.processed_ids),
         "cohorts": dict(fake.people.cohorts),
         "counters": {key: dict(fields) for key, fields in fake.boards.counter_values.items()},
-        "evidence": {key: list(items) for key, items in fake.boards.evidence_lists.items() if items},
+        "evidence": {key: dict(items) for key, items in fake.boards.evidence_lists.items() if items},
     }
 
 

@@ -76,9 +76,10 @@ def fake() -> Iterator[FakeLeaderboards]:
 
 
 def apply(fake: FakeLeaderboards, *events: Event, batch: int = 10) -> None:
-    """Deliver events in batches of `batch`, as the worker would."""
+    """Deliver events in batches of `batch`, as the worker would, each recorded a moment after the last."""
     received = [(one, load_payload(one.type, one.data)) for one in events]
     for start in range(0, len(received), batch):
+        fake.now += timedelta(milliseconds=1)
         awarding.apply_events(received[start : start + batch], context=fake.context())
 
 

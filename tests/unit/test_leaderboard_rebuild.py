@@ -319,7 +319,8 @@ def test_rebuilding_the_boards_from_the_ledger_gives_exactly_the_boards_kept_inc
     fake = run(concrete(steps), scoring)
     kept_boards, kept_balances, stream = boards(fake), balances(fake), list(fake.boards.stream)
     kept_counters = {key: dict(fields) for key, fields in fake.boards.counter_values.items()}
-    kept_evidence = {key: list(items) for key, items in fake.boards.evidence_lists.items() if items}
+    kept_evidence = {key: dict(items) for key, items in fake.boards.evidence_lists.items() if items}
+    kept_recent = {user: dict(items) for user, items in fake.boards.recent.items() if items}
     assert {user: points for user, (points, _) in kept_balances.items()} == totals(fake)
     report = rebuilding.rebuild_boards(context=fake.context())
     assert report.entries == len(fake.ledger.entries)
@@ -329,6 +330,8 @@ def test_rebuilding_the_boards_from_the_ledger_gives_exactly_the_boards_kept_inc
     # The caps' usage and the badges' progress kept beside the boards come back exactly too.
     assert fake.boards.counter_values == kept_counters
     assert {key: items for key, items in fake.boards.evidence_lists.items() if items} == kept_evidence
+    # So do each learner's newest entries, which the first page of their ledger is served from.
+    assert {user: items for user, items in fake.boards.recent.items() if items} == kept_recent
 
 
 @settings(max_examples=50, deadline=None)

@@ -5,7 +5,7 @@ counters are the same sums kept as the entries are applied (derived state, like 
 them). Each entry yields counter operations, applied once with the entry (behind its marker):
 
 - `inc`: add `delta` to a field of a counter (`expires_at`: when the counter may go, 0 for never);
-- `push`: keep `member` as evidence, in arrival order, at most MAX_EVIDENCE of them (a negative `delta`
+- `push`: keep `member` as evidence, the oldest MAX_EVIDENCE by the ledger's order (a negative `delta`
   takes it out again);
 - `cross`: add `delta` to a field and, when the field reaches `threshold` (or falls below it), add one to
   (or take one from) the total's field, and keep (or drop) `member` as evidence.
@@ -73,8 +73,11 @@ def badge_detail_counter(user_id: str, badge: str) -> str:
 
 
 def evidence_list(user_id: str, badge: str) -> str:
-    """Return the list of the entries that count toward a badge, oldest first."""
-    return f"badge:{user_id}:{badge}:evidence"
+    """Return the set of the entries that count toward a badge, by their ledger order (`ledger_order`).
+
+    (`...:evidence` held a list in arrival order before; a rebuild clears such keys.)
+    """
+    return f"badge:{user_id}:{badge}:earned"
 
 
 def days_counter(user_id: str) -> str:

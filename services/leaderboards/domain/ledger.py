@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -13,6 +13,8 @@ from typing import Any
 MAX_MANUAL_POINTS = 1000
 # Stream messages' ids are derived from what they announce, so a message is recognisable when replayed.
 _STREAM_NAMESPACE = uuid.UUID("6f1d2b8e-3c4a-4f5e-9a7b-1c2d3e4f5a6b")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 class Category(StrEnum):
@@ -51,6 +53,26 @@ class LedgerEntry:
     # author's cohorts): what badges are worked out from besides counts.
     adjustments: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
+    # Its place among the entries recorded with it (one `created_at`), which the ledger's order follows.
+    position: int = field(default=0, compare=False)
+
+
+# The ledger's order as one number (ledger_order): milliseconds since the epoch times this, plus the place.
+ORDER_PLACES = 1000
+
+
+def ledger_order(entry: LedgerEntry) -> int:
+    """Return an entry's place in the ledger's order (recorded when, then where in its write) as one number.
+
+    What Redis keeps in this order beside the boards (a learner's newest entries, a badge's evidence) is then
+    the same however the entries reached it: a batch a crash interrupted is put on the boards after batches
+    recorded later, and a rebuild puts everything on in the ledger's order. Times count to the millisecond,
+    as the ledger keeps them; a write's places beyond ORDER_PLACES share the last one (then Redis orders by
+    the member). The number stays below 2^53, exact as a Redis score, until the year 2255.
+    """
+    moment = entry.created_at if entry.created_at.tzinfo else entry.created_at.replace(tzinfo=UTC)
+    millis = (moment - _EPOCH) // _MILLISECOND
+    return millis * ORDER_PLACES + min(max(entry.position, 0), ORDER_PLACES - 1)
 
 
 def ledger_key(event_id: str, rule: str, user_id: str) -> str:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import redis
 from redis.exceptions import NoScriptError
 
+from services.leaderboards.domain.badges import MAX_EVIDENCE
 from services.leaderboards.domain.boards import (
     GLOBAL_BOARD,
     RENDERED_LIMITS,
@@ -33,7 +34,7 @@ from services.leaderboards.domain.boards import (
     window_periods,
 )
 from services.leaderboards.domain.counters import CounterOp
-from services.leaderboards.domain.ledger import RECENT_KEPT, LedgerEntry, render_entry, stream_event_id
+from services.leaderboards.domain.ledger import RECENT_KEPT, LedgerEntry, ledger_order, render_entry, stream_event_id
 from shared.contracts.events import SCHEMA_VERSION, Event, EventType
 from shared.contracts.streams import LEADERBOARD_STREAM, STREAM_MAXLEN, event_from_stream, stream_fields
 
@@ -64,7 +65,10 @@ MAX_KNOWN_PERIODS = 10_000
 #       11 stream maxlen, 12 how many board keys, 13 how many versions (as many), 14 how many counter operations, the
 #       expiry of each board key, then each operation as 10 values: kind, key (its index in KEYS), field,
 #       delta, threshold, total key (index), total field, evidence key (index), member, expires at; and last
-#       the entry rendered as the learner's ledger shows it.
+#       the entry's place in the ledger's order (ledger_order), then the entry rendered as the ledger shows it.
+# A learner's newest entries and a badge's evidence are sorted sets scored by that place, not lists in
+# arrival order: a batch a crash interrupted reaches the boards after later ones, and a rebuild must give
+# back exactly what was kept live.
 _APPLY_SCRIPT = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
   return 0
@@ -77,17 +81,18 @@ local boards = tonumber(ARGV[12])
 local pages = tonumber(ARGV[13])
 local operations = tonumber(ARGV[14])
 redis.call('HINCRBY', KEYS[3], member, 1)
--- The learner's newest entries, rendered (the last key and the last argument).
-redis.call('LPUSH', KEYS[#KEYS], ARGV[#ARGV])
-redis.call('LTRIM', KEYS[#KEYS], 0, __RECENT_LAST__)
+local order = ARGV[#ARGV - 1]
+-- The learner's newest entries, rendered (the last key and the last argument), the newest kept.
+redis.call('ZADD', KEYS[#KEYS], order, ARGV[#ARGV])
+redis.call('ZREMRANGEBYRANK', KEYS[#KEYS], 0, -(__RECENT_KEPT__ + 1))
 
+-- Evidence: the oldest entries that count, at most __MAX_EVIDENCE__; one taken back leaves.
 local function keep(key, item, delta)
   if delta > 0 then
-    if redis.call('LLEN', key) < 50 and not redis.call('LPOS', key, item) then
-      redis.call('RPUSH', key, item)
-    end
+    redis.call('ZADD', key, 'NX', order, item)
+    redis.call('ZREMRANGEBYRANK', key, __MAX_EVIDENCE__, -1)
   else
-    redis.call('LREM', key, 0, item)
+    redis.call('ZREM', key, item)
   end
 end
 
@@ -170,7 +175,7 @@ if level > highest then
 end
 return 1
 """
-_APPLY = _APPLY_SCRIPT.replace("__RECENT_LAST__", str(RECENT_KEPT - 1))
+_APPLY = _APPLY_SCRIPT.replace("__RECENT_KEPT__", str(RECENT_KEPT)).replace("__MAX_EVIDENCE__", str(MAX_EVIDENCE))
 
 # One round trip for a page: its size, its rows, and how many members have more points than the first row.
 _PAGE = """
@@ -235,8 +240,11 @@ def page_key(board: str, window: Window, period: str, limit: int) -> str:
 
 
 def recent_key(user_id: str) -> str:
-    """Return the Redis key of a learner's newest ledger entries, rendered, newest first."""
-    return f"{KEY_PREFIX}:recent:{user_id}"
+    """Return the Redis key of a learner's newest ledger entries, rendered, scored by their ledger order.
+
+    (`lb:recent:` held a list in arrival order before; a rebuild clears such keys.)
+    """
+    return f"{KEY_PREFIX}:latest:{user_id}"
 
 
 def version_key(board: str, window: Window, period: str) -> str:
@@ -439,6 +447,7 @@ class RedisBoards:
                         len(operations),
                         *expiries,
                         *encoded,
+                        str(ledger_order(entry)),
                         render_entry(entry),
                     ],
                 )
@@ -468,7 +477,7 @@ class RedisBoards:
             return {}
         with self.connection.pipeline(transaction=False) as pipeline:
             for logical in wanted:
-                pipeline.lrange(counter_key(logical), 0, -1)
+                pipeline.zrange(counter_key(logical), 0, -1)
             results = pipeline.execute()
         return {logical: [_text(item) for item in items] for logical, items in zip(wanted, results, strict=True)}
 
@@ -543,7 +552,7 @@ class RedisBoards:
         with self.connection.pipeline(transaction=False) as pipeline:
             pipeline.zscore(board_key(GLOBAL_BOARD, Window.ALL, "all"), user_id)
             pipeline.hget(ENTRIES_KEY, user_id)
-            pipeline.lrange(recent_key(user_id), 0, -1)
+            pipeline.zrevrange(recent_key(user_id), 0, -1)
             score, count, recent = pipeline.execute()
         points = decode_points(float(score)) if score is not None else 0
         return points, int(count or 0), [item.encode() if isinstance(item, str) else item for item in recent]

@@ -35,6 +35,7 @@ def _entry(document: dict[str, Any]) -> LedgerEntry:
     values["labels"] = tuple(values["labels"] or ())
     values["category"] = Category(values["category"] or Category.ACTIVITY)
     values["rule_version"] = values["rule_version"] or 1
+    values["position"] = values["position"] or 0
     return LedgerEntry(key=document["_id"], **values)
 
 
@@ -55,9 +56,9 @@ class LedgerRepository(Repository):
 
     def append(self, entries: Sequence[tuple[LedgerEntry, date]]) -> set[str]:
         """Insert entries (each with its local day) in one bulk write, skipping those recorded; return the new keys."""
-        # Each entry keeps its place in the write: entries recorded together (one `created_at`) are put on the
-        # boards in this order, live and by a rebuild, so a balance passes the same totals (and levels) both times.
-        documents = [({**_document(entry, day), "position": index}, ()) for index, (entry, day) in enumerate(entries)]
+        # Each entry keeps its place in the write (`position`, numbered by the caller): entries recorded together
+        # (one `created_at`) are put on the boards in this order, live and by a rebuild.
+        documents = [(_document(entry, day), ()) for entry, day in entries]
         return {str(key) for key in self._store.insert_many(LEDGER, documents)}
 
     def for_usage(

@@ -13,6 +13,7 @@ badges' progress and learners' cohorts are read from Redis, where they are kept 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -181,7 +182,7 @@ def record_entries(entries: Sequence[LedgerEntry], context: Context) -> int:
     if not entries:
         return 0
     zone = context.scoring.zone
-    unique = list({entry.key: entry for entry in entries}.values())
+    unique = [replace(entry, position=place) for place, entry in enumerate({e.key: e for e in entries}.values())]
     batch_id = new_id()
     context.pending.open(batch_id, unique, context.clock())
     inserted = context.ledger.append([(entry, local_day(entry.occurred_at, zone)) for entry in unique])
@@ -199,12 +200,13 @@ def record_entries(entries: Sequence[LedgerEntry], context: Context) -> int:
 
 
 def _recorded(batches: Sequence[PendingBatch], context: Context) -> list[LedgerEntry]:
-    """Return the entries of interrupted batches that the ledger holds as they were written then."""
+    """Return the entries of interrupted batches that the ledger holds as they were written then (as stored)."""
     entries: list[LedgerEntry] = []
     for batch in batches:
         for entry in batch.entries:
-            if context.ledger.get(entry.key) == entry:
-                entries.append(entry)
+            stored = context.ledger.get(entry.key)
+            if stored is not None and stored == entry:
+                entries.append(stored)
     return entries
 
 
