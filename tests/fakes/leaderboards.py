@@ -25,7 +25,7 @@ from services.leaderboards.domain.boards import (
     render_page,
     window_periods,
 )
-from services.leaderboards.domain.counters import CounterOp
+from services.leaderboards.domain.counters import CROSSING_KEPT, CounterOp
 from services.leaderboards.domain.ledger import (
     RECENT_KEPT,
     LedgerEntry,
@@ -212,6 +212,7 @@ class FakeBoards:
         self.evidence_lists: dict[str, dict[str, int]] = {}
         self.processed_ids: set[str] = set()
         self.recent: dict[str, dict[bytes, int]] = {}
+        self.crossing_members: dict[str, dict[str, int]] = {}
 
     def _keep(self, key: str, member: str, delta: int, order: int) -> None:
         kept = self.evidence_lists.setdefault(key, {})
@@ -234,7 +235,21 @@ class FakeBoards:
                 step = 1 if op.delta > 0 else -1
                 totals = self.counter_values.setdefault(op.total_key, {})
                 totals[op.total_field] = totals.get(op.total_field, 0) + step
-                self._keep(op.evidence_key, op.member, step, order)
+            # The field's evidence is its threshold-th entry by ledger order, whichever came last.
+            members = self.crossing_members.setdefault(op.members_key, {})
+            before = _nth(members, op.threshold - 1)
+            if op.delta > 0:
+                members.setdefault(op.member, order)
+                for dropped in _by_score(members)[op.threshold * CROSSING_KEPT :]:
+                    del members[dropped]
+            else:
+                members.pop(op.member, None)
+            after = _nth(members, op.threshold - 1)
+            if before != after:
+                if before is not None:
+                    self._keep(op.evidence_key, before, -1, order)
+                if after is not None:
+                    self._keep(op.evidence_key, after, 1, members[after])
 
     def apply(
         self,
@@ -406,6 +421,7 @@ class FakeBoards:
         self.counter_values.clear()
         self.evidence_lists.clear()
         self.recent.clear()
+        self.crossing_members.clear()
         self.processed_ids.clear()
         return removed
 
@@ -417,6 +433,12 @@ class FakeBoards:
 def _by_score(members: Mapping[Any, int]) -> list[Any]:
     """Return a sorted set's members as Redis orders them: by score, then by the member itself."""
     return [member for member, _ in sorted(members.items(), key=lambda item: (item[1], item[0]))]
+
+
+def _nth(members: Mapping[str, int], rank: int) -> str | None:
+    """Return a sorted set's member at this rank (from 0), or None."""
+    ordered = _by_score(members)
+    return ordered[rank] if 0 <= rank < len(ordered) else None
 
 
 def default_scoring(zone: ZoneInfo | None = None, path: Path = DEFAULT_RULES) -> Scoring:

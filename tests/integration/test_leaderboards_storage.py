@@ -312,6 +312,7 @@ def counted(entry_key: str, step: int, expires_at: int = 0) -> list[CounterOp]:
             total_field="curator",
             evidence_key="crossed:alice",
             member=entry_key,
+            members_key="members:alice:r1",
         ),
     ]
 
@@ -371,6 +372,54 @@ def test_entries_reaching_the_boards_out_of_the_ledgers_order_are_kept_in_it(sto
     assert newest == [render_entry(item) for item in written[::-1][:RECENT_KEPT]]
     assert storage.boards.evidence(["evidence:alice"]) == {
         "evidence:alice": [item.key for item in written[:MAX_EVIDENCE]]
+    }
+
+
+def test_an_object_crossing_its_threshold_out_of_order_names_the_entry_the_ledgers_order_does(
+    storage: Storage,
+) -> None:
+    first, second, third = (entry("alice", minutes=minute, event=f"x{minute}") for minute in range(3))
+
+    def crossing(item: LedgerEntry, step: int = 1) -> list[CounterOp]:
+        return [
+            CounterOp(
+                "cross",
+                "detail:alice",
+                "r1",
+                step,
+                threshold=2,
+                total_key="badge:alice",
+                total_field="curator",
+                evidence_key="crossed:alice",
+                member=item.key,
+                members_key="members:alice:r1",
+            )
+        ]
+
+    storage.boards.apply([third], counters={third.key: crossing(third)})
+    storage.boards.apply([first], counters={first.key: crossing(first)})
+    assert storage.boards.counters(["badge:alice"]) == {"badge:alice": {"curator": 1}}
+    assert storage.boards.evidence(["crossed:alice"]) == {"crossed:alice": [third.key]}
+    # The entry recorded second comes last (its batch was interrupted): it is the second in the ledger's order.
+    storage.boards.apply([second], counters={second.key: crossing(second)})
+    assert storage.boards.counters(["badge:alice"]) == {"badge:alice": {"curator": 1}}
+    assert storage.boards.evidence(["crossed:alice"]) == {"crossed:alice": [second.key]}
+    # Taken back, the next one in order stands in for it; two taken back, the object no longer counts.
+    for taken, expected in ((second, [third.key]), (first, [])):
+        reversal = reversal_of(
+            taken,
+            reason="Taken back",
+            event_id=f"r-{taken.event_id}",
+            event_type="resource.endorsed",
+            occurred_at=NOW,
+            now=NOW,
+            actor_id=None,
+        )
+        storage.boards.apply([reversal], counters={reversal.key: crossing(taken, -1)})
+        assert storage.boards.evidence(["crossed:alice"]) == {"crossed:alice": expected}
+    assert storage.boards.counters(["badge:alice", "detail:alice"]) == {
+        "badge:alice": {"curator": 0},
+        "detail:alice": {"r1": 1},
     }
 
 

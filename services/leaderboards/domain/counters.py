@@ -8,7 +8,9 @@ them). Each entry yields counter operations, applied once with the entry (behind
 - `push`: keep `member` as evidence, the oldest MAX_EVIDENCE by the ledger's order (a negative `delta`
   takes it out again);
 - `cross`: add `delta` to a field and, when the field reaches `threshold` (or falls below it), add one to
-  (or take one from) the total's field, and keep (or drop) `member` as evidence.
+  (or take one from) the total's field. The field's entries are kept by ledger order (the first
+  CROSSING_KEPT per threshold, in `members_key`), and the field's evidence is its `threshold`-th entry in
+  that order, whichever entry came last: a rebuild, in the ledger's order, names the same one.
 
 `usage_from` and `badge_value` read them back; a rebuild from the ledger must give them back exactly
 (tests/unit/test_leaderboard_rebuild.py).
@@ -28,6 +30,9 @@ from services.leaderboards.domain.rules import RuleBook, Usage, local_day
 # A day's usage is kept this long after the day ends (a late event counts against its own day's caps);
 # an event older than that is counted from the ledger instead.
 DAY_COUNTERS_KEPT = timedelta(days=35)
+# How many of an object's or label's first entries a `cross` keeps, per unit of its threshold: enough that
+# its threshold-th stays known though staff take back some of the first ones.
+CROSSING_KEPT = 2
 ACTIVITY_FIELD = "*activity"
 
 
@@ -45,6 +50,8 @@ class CounterOp:
     evidence_key: str = ""
     member: str = ""
     expires_at: int = 0
+    # `cross`: where the field's first entries are kept in ledger order (its evidence is among them).
+    members_key: str = ""
 
 
 def day_counter(user_id: str, day: date) -> str:
@@ -70,6 +77,11 @@ def badge_counter(user_id: str) -> str:
 def badge_detail_counter(user_id: str, badge: str) -> str:
     """Return the counter of a badge's objects or labels (entries per object or label)."""
     return f"badge:{user_id}:{badge}:detail"
+
+
+def badge_members_counter(user_id: str, badge: str, field: str) -> str:
+    """Return the set of the first entries of one of a badge's objects or labels, by ledger order."""
+    return f"badge:{user_id}:{badge}:members:{field}"
 
 
 def evidence_list(user_id: str, badge: str) -> str:
@@ -155,6 +167,7 @@ def _cross(badge: BadgeDefinition, user: str, field: str, *, step: int, threshol
         total_field=badge.name,
         evidence_key=evidence_list(user, badge.name),
         member=member,
+        members_key=badge_members_counter(user, badge.name, field),
     )
 
 

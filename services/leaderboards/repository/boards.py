@@ -33,7 +33,7 @@ from services.leaderboards.domain.boards import (
     retention,
     window_periods,
 )
-from services.leaderboards.domain.counters import CounterOp
+from services.leaderboards.domain.counters import CROSSING_KEPT, CounterOp
 from services.leaderboards.domain.ledger import RECENT_KEPT, LedgerEntry, ledger_order, render_entry, stream_event_id
 from shared.contracts.events import SCHEMA_VERSION, Event, EventType
 from shared.contracts.streams import LEADERBOARD_STREAM, STREAM_MAXLEN, event_from_stream, stream_fields
@@ -63,8 +63,9 @@ MAX_KNOWN_PERIODS = 10_000
 # ARGV: 1 marker ttl, 2 member, 3 points, 4 reached seconds, 5 scale, 6 publish (1/0), 7 level thresholds
 #       (comma separated), 8 points.awarded envelope (JSON), 9 level.reached event id, 10 occurred_at,
 #       11 stream maxlen, 12 how many board keys, 13 how many versions (as many), 14 how many counter operations, the
-#       expiry of each board key, then each operation as 10 values: kind, key (its index in KEYS), field,
-#       delta, threshold, total key (index), total field, evidence key (index), member, expires at; and last
+#       expiry of each board key, then each operation as 11 values: kind, key (its index in KEYS), field,
+#       delta, threshold, total key (index), total field, evidence key (index), member, expires at, members
+#       key (index; a `cross` keeps its field's first entries there, by ledger order); and last
 #       the entry's place in the ledger's order (ledger_order), then the entry rendered as the ledger shows it.
 # A learner's newest entries and a badge's evidence are sorted sets scored by that place, not lists in
 # arrival order: a batch a crash interrupted reaches the boards after later ones, and a rebuild must give
@@ -98,7 +99,7 @@ end
 
 local base = 14 + boards
 for o = 0, operations - 1 do
-  local a = base + o * 10
+  local a = base + o * 11
   local kind = ARGV[a + 1]
   local key = KEYS[tonumber(ARGV[a + 2])]
   local delta = tonumber(ARGV[a + 4])
@@ -115,7 +116,25 @@ for o = 0, operations - 1 do
       local step = 1
       if delta < 0 then step = -1 end
       redis.call('HINCRBY', KEYS[tonumber(ARGV[a + 6])], ARGV[a + 7], step)
-      keep(KEYS[tonumber(ARGV[a + 8])], ARGV[a + 9], step)
+    end
+    -- The field's evidence is its threshold-th entry by ledger order, whichever entry came last.
+    local members = KEYS[tonumber(ARGV[a + 11])]
+    local item = ARGV[a + 9]
+    local before = redis.call('ZRANGE', members, threshold - 1, threshold - 1)[1]
+    if delta > 0 then
+      redis.call('ZADD', members, 'NX', order, item)
+      redis.call('ZREMRANGEBYRANK', members, threshold * __CROSSING_KEPT__, -1)
+    else
+      redis.call('ZREM', members, item)
+    end
+    local after = redis.call('ZRANGE', members, threshold - 1, threshold - 1)[1]
+    if before ~= after then
+      local evidence = KEYS[tonumber(ARGV[a + 8])]
+      if before then redis.call('ZREM', evidence, before) end
+      if after then
+        redis.call('ZADD', evidence, 'NX', redis.call('ZSCORE', members, after), after)
+        redis.call('ZREMRANGEBYRANK', evidence, __MAX_EVIDENCE__, -1)
+      end
     end
   end
 end
@@ -175,7 +194,11 @@ if level > highest then
 end
 return 1
 """
-_APPLY = _APPLY_SCRIPT.replace("__RECENT_KEPT__", str(RECENT_KEPT)).replace("__MAX_EVIDENCE__", str(MAX_EVIDENCE))
+_APPLY = (
+    _APPLY_SCRIPT.replace("__RECENT_KEPT__", str(RECENT_KEPT))
+    .replace("__MAX_EVIDENCE__", str(MAX_EVIDENCE))
+    .replace("__CROSSING_KEPT__", str(CROSSING_KEPT))
+)
 
 # One round trip for a page: its size, its rows, and how many members have more points than the first row.
 _PAGE = """
@@ -426,6 +449,7 @@ class RedisBoards:
                     index(op.evidence_key),
                     op.member,
                     op.expires_at,
+                    index(op.members_key),
                 ]
             calls.append(
                 (
