@@ -297,23 +297,28 @@ def test_events_marked_processed_are_reported_as_processed(storage: Storage) -> 
     assert storage.boards.processed([]) == set()
 
 
+def crossing(entry_key: str, step: int) -> CounterOp:
+    """Return an entry's share of alice's object r1 reaching two entries (curator progress)."""
+    return CounterOp(
+        "cross",
+        "detail:alice",
+        "r1",
+        step,
+        threshold=2,
+        total_key="badge:alice",
+        total_field="curator",
+        evidence_key="crossed:alice",
+        member=entry_key,
+        members_key="members:alice:r1",
+    )
+
+
 def counted(entry_key: str, step: int, expires_at: int = 0) -> list[CounterOp]:
     """Return an entry's operations: a day's count, a piece of evidence, an object reaching two entries."""
     return [
         CounterOp("inc", "day:alice", "resource.shared", step, expires_at=expires_at),
         CounterOp("push", "evidence:alice", delta=step, member=entry_key),
-        CounterOp(
-            "cross",
-            "detail:alice",
-            "r1",
-            step,
-            threshold=2,
-            total_key="badge:alice",
-            total_field="curator",
-            evidence_key="crossed:alice",
-            member=entry_key,
-            members_key="members:alice:r1",
-        ),
+        crossing(entry_key, step),
     ]
 
 
@@ -380,28 +385,12 @@ def test_an_object_crossing_its_threshold_out_of_order_names_the_entry_the_ledge
 ) -> None:
     first, second, third = (entry("alice", minutes=minute, event=f"x{minute}") for minute in range(3))
 
-    def crossing(item: LedgerEntry, step: int = 1) -> list[CounterOp]:
-        return [
-            CounterOp(
-                "cross",
-                "detail:alice",
-                "r1",
-                step,
-                threshold=2,
-                total_key="badge:alice",
-                total_field="curator",
-                evidence_key="crossed:alice",
-                member=item.key,
-                members_key="members:alice:r1",
-            )
-        ]
-
-    storage.boards.apply([third], counters={third.key: crossing(third)})
-    storage.boards.apply([first], counters={first.key: crossing(first)})
+    storage.boards.apply([third], counters={third.key: [crossing(third.key, 1)]})
+    storage.boards.apply([first], counters={first.key: [crossing(first.key, 1)]})
     assert storage.boards.counters(["badge:alice"]) == {"badge:alice": {"curator": 1}}
     assert storage.boards.evidence(["crossed:alice"]) == {"crossed:alice": [third.key]}
     # The entry recorded second comes last (its batch was interrupted): it is the second in the ledger's order.
-    storage.boards.apply([second], counters={second.key: crossing(second)})
+    storage.boards.apply([second], counters={second.key: [crossing(second.key, 1)]})
     assert storage.boards.counters(["badge:alice"]) == {"badge:alice": {"curator": 1}}
     assert storage.boards.evidence(["crossed:alice"]) == {"crossed:alice": [second.key]}
     # Taken back, the next one in order stands in for it; two taken back, the object no longer counts.
@@ -415,7 +404,7 @@ def test_an_object_crossing_its_threshold_out_of_order_names_the_entry_the_ledge
             now=NOW,
             actor_id=None,
         )
-        storage.boards.apply([reversal], counters={reversal.key: crossing(taken, -1)})
+        storage.boards.apply([reversal], counters={reversal.key: [crossing(taken.key, -1)]})
         assert storage.boards.evidence(["crossed:alice"]) == {"crossed:alice": expected}
     assert storage.boards.counters(["badge:alice", "detail:alice"]) == {
         "badge:alice": {"curator": 0},
