@@ -206,25 +206,6 @@ class StuckJobs:
         return len(stuck)
 
 
-def release_dead_scheduler(queue: Queue) -> bool:
-    """Release the queue's scheduler lock if the scheduler holding it ran on this host and has ended."""
-    connection = queue.connection
-    lock_key = RQScheduler.get_locking_key(queue.name)
-    holder = connection.get(lock_key)
-    if not holder:
-        return False
-    try:
-        name = holder.decode() if isinstance(holder, bytes) else str(holder)
-        scheduler: RQScheduler | None = RQScheduler.fetch(name, connection)
-    except SchedulerNotFound:
-        scheduler = None
-    if scheduler is None or not _ended(scheduler.hostname, scheduler.pid):
-        return False
-    release_lock(connection, lock_key, scheduler.name)
-    scheduler.register_death()
-    return True
-
-
 def recover_abandoned_jobs(queue: Queue) -> list[str]:
     """Hand back at once what dead workers of the queue left; return the names of the dead ones of this host.
 
@@ -251,7 +232,17 @@ def recover_abandoned_jobs(queue: Queue) -> list[str]:
         if execution.worker_name in names or not _registered(connection, execution.worker_name):
             expired[execution.composite_key] = 0
     _abandon(registry, expired)
-    release_dead_scheduler(queue)
+    lock_key = RQScheduler.get_locking_key(queue.name)
+    holder = connection.get(lock_key)
+    if holder:
+        try:
+            name = holder.decode() if isinstance(holder, bytes) else str(holder)
+            scheduler: RQScheduler | None = RQScheduler.fetch(name, connection)
+        except SchedulerNotFound:
+            scheduler = None
+        if scheduler is not None and _ended(scheduler.hostname, scheduler.pid):
+            release_lock(connection, lock_key, scheduler.name)
+            scheduler.register_death()
     if names or expired:
         log.warning("abandoned_jobs_recovered", queue=queue.name, dead_workers=sorted(names), jobs=len(expired))
     return sorted(names)

@@ -70,9 +70,8 @@ def ledger_order(entry: LedgerEntry) -> int:
     as the ledger keeps them; a write's places beyond ORDER_PLACES share the last one (then Redis orders by
     the member). The number stays below 2^53, exact as a Redis score, until the year 2255.
     """
-    moment = entry.created_at if entry.created_at.tzinfo else entry.created_at.replace(tzinfo=UTC)
-    millis = (moment - _EPOCH) // _MILLISECOND
-    return millis * ORDER_PLACES + min(max(entry.position, 0), ORDER_PLACES - 1)
+    millis = (entry.created_at - _EPOCH) // _MILLISECOND
+    return millis * ORDER_PLACES + min(entry.position, ORDER_PLACES - 1)
 
 
 def ledger_key(event_id: str, rule: str, user_id: str) -> str:

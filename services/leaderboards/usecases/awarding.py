@@ -205,6 +205,7 @@ def _recorded(batches: Sequence[PendingBatch], context: Context) -> list[LedgerE
     for batch in batches:
         for entry in batch.entries:
             stored = context.ledger.get(entry.key)
+            # Kept as stored: it carries its place in the write (`position`, which equality leaves out).
             if stored is not None and stored == entry:
                 entries.append(stored)
     return entries
